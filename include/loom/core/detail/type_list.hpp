@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+namespace loom::detail {
+
+template <class... Ts>
+struct type_list {};
+
+/// First type in Ts... satisfying Pred, else Default.
+template <template <class> class Pred, class Default, class... Ts>
+struct find_if {
+  using type = Default;
+};
+template <template <class> class Pred, class Default, class T, class... Ts>
+struct find_if<Pred, Default, T, Ts...> {
+  using type = std::conditional_t<Pred<T>::value, T, typename find_if<Pred, Default, Ts...>::type>;
+};
+
+template <class T, class... Ts>
+inline constexpr bool contains = (std::is_same_v<T, Ts> || ...);
+
+} // namespace loom::detail

@@ -1,0 +1,85 @@
+#pragma once
+
+// The Layer concept and the runtime protocol of the stages layers compile into.
+//
+// Layer (a type; Sequential's template arguments after Input)
+//   Requirements
+//     L::layer_type                          L itself (the Kokkos self-alias idiom)
+//     L::name()                              std::string, e.g. "Dense<512>"
+//     L::template output_shape<In>           the output Shape for input Shape In
+//     L::template parameter_count<In>        std::size_t constant
+//     L::template check<Index, In>()         constexpr bool; static_asserts with diagnostics
+//                                            that name the layer (Index is its position)
+//     L::template stage<In, Scalar, ExecutionSpace>
+//                                            the runtime stage (below), unless L is a pure
+//                                            reshape (L::reshape_only, e.g. Flatten)
+//   Optional
+//     L::is_activation, L::derivative_from   an elementwise activation (layers/activations.hpp)
+//     L::template fused_stage<In, Scalar, ExecutionSpace, Activation>
+//                                            the stage with a following activation fused
+//
+// Stage (runtime; one per layer, or per layer + fused activation)
+//     input_shape, output_shape, parameter_count, workspace_per_sample (extra Scalars per row)
+//     bind(params, grads)                    views into the model's flat buffers
+//     bind_workspace(workspace, batch)       batch × workspace_per_sample scratch, kept
+//                                            from forward to backward
+//     initialize(space, rng)                 fill its parameters
+//     forward(space, ctx, x, y)              x: batch × In::size, y: batch × Out::size
+//     backward(space, ctx, x, y, dy, dx)     dy may be overwritten; dx is empty when the
+//                                            gradient of the input is not needed
+//   Semantics: a stage reads and writes nothing but its views; backward writes (or, with
+//   ctx.gradient_beta == 1, adds to) its parameters' gradients.
+
+#include <loom/core/shape.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+namespace loom {
+
+/// \brief A layer type usable in Sequential (see the protocol above).
+template <class L>
+concept Layer = requires {
+  typename L::layer_type;
+  { L::name() } -> std::convertible_to<std::string>;
+}
+&&std::is_same_v<typename L::layer_type, L>;
+
+/// \brief Names a layer's position (0 = the first after Input) in compile-time diagnostics.
+template <std::size_t Index>
+struct layer_index {};
+
+/// \brief What a forward or backward pass knows beyond its tensors.
+template <class Scalar>
+struct PassContext {
+  std::size_t batch = 0;           ///< rows in this pass
+  bool training = false;           ///< dropout active, batch statistics in use
+  std::uint64_t seed = 0;          ///< the model's seed
+  std::uint64_t step = 0;          ///< training steps taken: the dropout stream
+  std::uint64_t sample_offset = 0; ///< global index of row 0 (a rank's slice of a batch)
+  std::size_t stage = 0;           ///< the stage's position
+  Scalar gradient_beta = 0;        ///< 0: backward overwrites gradients; 1: adds to them
+};
+
+/// \brief Whether an elementwise activation's derivative is computed from its output (ReLU,
+///        Sigmoid, Tanh: nothing extra is kept) or from its input (GELU, Swish).
+enum class DerivativeFrom { output, input };
+
+/// \brief Tag: a Dense without bias, Dense<N, NoBias>.
+struct NoBias {};
+
+namespace detail {
+template <class T>
+concept ReshapeOnly = requires {
+  requires T::reshape_only;
+};
+template <class T>
+concept HasActivationFusion = requires {
+  requires T::fuses_activation;
+};
+} // namespace detail
+
+} // namespace loom

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <loom/core/detail/format.hpp>
+#include <loom/core/random.hpp>
+#include <loom/core/shape.hpp>
+#include <loom/core/tensor.hpp>
+#include <loom/layers/concepts.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace loom {
+
+namespace detail {
+template <class In, class Scalar, class ExecutionSpace, double Rate>
+class DropoutStage;
+}
+
+/// \brief Inverted dropout: in training, each element is zeroed with probability Rate and the
+///        rest scaled by 1 / (1 - Rate); in evaluation it passes x through. The mask is a
+///        function of (seed, step, layer, sample, element) drawn from loom::CounterRng, so it
+///        is recomputed in backward rather than stored, and it is the same on every backend
+///        and for every split of the batch across ranks.
+/// \tparam Rate  drop probability in [0, 1)
+template <double Rate = 0.5>
+struct Dropout {
+  static_assert(Rate >= 0.0 && Rate < 1.0, "loom::Dropout<Rate>: Rate must lie in [0, 1)");
+  using layer_type = Dropout;
+  static constexpr double rate = Rate;
+  static std::string name() { return "Dropout<" + detail::format_number(Rate) + ">"; }
+  template <class In>
+  using output_shape = In;
+  template <class In>
+  static constexpr std::size_t parameter_count = 0;
+  template <std::size_t Index, class In>
+  static constexpr bool check() {
+    return true;
+  }
+  template <class In, class Scalar, class ExecutionSpace>
+  using stage = detail::DropoutStage<In, Scalar, ExecutionSpace, Rate>;
+};
+
+namespace detail {
+
+template <class In, class Scalar, class ExecutionSpace, double Rate>
+class DropoutStage {
+public:
+  using input_shape = In;
+  using output_shape = In;
+  using memory_space = typename ExecutionSpace::memory_space;
+  static constexpr std::size_t parameter_count = 0;
+  static constexpr std::size_t workspace_per_sample = 0;
+
+  void bind(VectorSlice<Scalar, memory_space>, VectorSlice<Scalar, memory_space>) {}
+  void bind_workspace(VectorSlice<Scalar, memory_space>, std::size_t) {}
+  void initialize(ExecutionSpace const&, CounterRng const&) {}
+
+  template <class XView, class YView>
+  void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+               YView const& y) const {
+    if (!ctx.training) {
+      Kokkos::deep_copy(space, y, x);
+      return;
+    }
+    apply(space, ctx, x, y, "loom::Dropout::forward");
+  }
+
+  template <class XView, class YView, class DyView, class DxView>
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const&,
+                YView const&, DyView const& dy, DxView const& dx) const {
+    if (dx.extent(0) == 0) {
+      return;
+    }
+    if (!ctx.training) {
+      Kokkos::deep_copy(space, dx, dy);
+      return;
+    }
+    apply(space, ctx, dy, dx, "loom::Dropout::backward");
+  }
+
+private:
+  // out = in · mask / (1 - Rate); the same mask in forward and backward.
+  template <class InView, class OutView>
+  static void apply(ExecutionSpace const& space, PassContext<Scalar> const& ctx, InView const& in,
+                    OutView const& out, char const* label) {
+    CounterRng const rng(ctx.seed, (ctx.step << 16) ^ (ctx.stage + 0xd1u));
+    std::uint64_t const first = ctx.sample_offset * In::size;
+    Scalar const scale = Scalar(1.0 / (1.0 - Rate));
+    Kokkos::parallel_for(
+        label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, out.size()),
+        KOKKOS_LAMBDA(std::size_t k) {
+          bool const keep = rng.uniform<double>(first + k) >= Rate;
+          out.data()[k] = keep ? in.data()[k] * scale : Scalar(0);
+        });
+  }
+};
+
+} // namespace detail
+} // namespace loom

@@ -1,0 +1,383 @@
+#pragma once
+
+#include <loom/core/detail/format.hpp>
+#include <loom/core/detail/kokkos.hpp>
+#include <loom/core/error.hpp>
+#include <loom/core/random.hpp>
+#include <loom/core/tensor.hpp>
+#include <loom/kernels/gemm.hpp>
+#include <loom/layers/concepts.hpp>
+#include <loom/model/sequential.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <boost/hana/at.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/range.hpp>
+#include <boost/hana/reverse.hpp>
+#include <boost/hana/tuple.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <typeinfo>
+#include <utility>
+
+namespace loom {
+
+template <class Net>
+struct loom_error_not_a_network;
+
+namespace detail {
+template <class Net>
+constexpr bool check_network() {
+  if constexpr (!Network<Net>) {
+    (void)sizeof(loom_error_not_a_network<Net>);
+    static_assert(Network<Net>, "loom::Model<Net>: Net must be a network type such as "
+                                "loom::Sequential<loom::Input<784>, loom::Dense<10>>");
+    return false;
+  } else {
+    return Net::valid;
+  }
+}
+
+template <class ExecutionSpace>
+std::string execution_space_name() {
+  return ExecutionSpace::name();
+}
+
+/// Per-stage constants of a stage list.
+template <class... Stages>
+struct StageTable {
+  static constexpr std::size_t count = sizeof...(Stages);
+  static constexpr std::array<std::size_t, count> parameter_offsets = [] {
+    std::array<std::size_t, count> offsets{};
+    std::size_t offset = 0;
+    std::size_t i = 0;
+    ((offsets[i++] = offset, offset += Stages::parameter_count), ...);
+    return offsets;
+  }();
+  // Per sample: every stage's output and its own workspace.
+  static constexpr std::size_t activations_per_sample =
+      (std::size_t{0} + ... + (Stages::output_shape::size + Stages::workspace_per_sample));
+  static constexpr std::size_t widest =
+      std::max({std::size_t{0}, Stages::output_shape::size..., Stages::input_shape::size...});
+};
+template <class List>
+struct stage_table;
+template <class... Stages>
+struct stage_table<type_list<Stages...>> {
+  using type = StageTable<Stages...>;
+};
+
+struct NoCallback {
+  void operator()(std::size_t, std::size_t) const {}
+};
+} // namespace detail
+
+/// \brief A network's parameters, gradients and activations on an execution space, with the
+///        forward and backward passes. This is the lower level the Trainer is built on; a
+///        hand-written training loop uses it directly:
+/// \code
+/// loom::Model<Net> model(/*seed=*/42);
+/// auto logits = model.forward(x);                      // x: batch × 784 on the device
+/// auto result = loss(space, logits, labels, model.output_gradient());
+/// model.backward();                                    // fills model.gradients()
+/// optimizer.step(space, model.parameters(), model.gradients());
+/// \endcode
+///
+/// All parameters live in one flat buffer (parameters()), layer after layer, each layer's
+/// weights then its bias; gradients() has the same layout. Stage activations live in one
+/// workspace that grows with the largest batch seen. The input given to forward() must stay
+/// alive and unchanged until backward() has run.
+///
+/// \tparam Net             a network type, e.g. loom::Sequential<...>
+/// \tparam ExecutionSpace  where every kernel runs (default Kokkos::DefaultExecutionSpace)
+/// \tparam Scalar          float (default) or double
+template <class Net, class ExecutionSpace = Kokkos::DefaultExecutionSpace, class Scalar = float>
+class Model {
+  static_assert(Kokkos::is_execution_space<ExecutionSpace>::value,
+                "loom::Model<Net, ExecutionSpace, Scalar>: ExecutionSpace must be a Kokkos "
+                "execution space such as Kokkos::DefaultExecutionSpace");
+  static_assert(std::is_floating_point_v<Scalar>,
+                "loom::Model<Net, ExecutionSpace, Scalar>: Scalar must be float or double");
+  static constexpr bool net_ok = detail::check_network<Net>();
+
+public:
+  using network_type = Net;
+  using execution_space = ExecutionSpace;
+  using memory_space = typename ExecutionSpace::memory_space;
+  using value_type = Scalar;
+  using input_shape = typename Net::input_shape;
+  using output_shape = typename Net::output_shape;
+  using stage_tuple = typename Net::template stages<Scalar, ExecutionSpace>;
+  using buffer_type = Vector<Scalar, memory_space>;
+  using batch_type = MatrixSlice<Scalar, memory_space>;
+  using const_batch_type = MatrixSlice<Scalar const, memory_space>;
+
+  static constexpr std::size_t num_parameters = Net::num_parameters;
+
+private:
+  using table =
+      typename detail::stage_table<typename Net::template stage_list<Scalar, ExecutionSpace>>::type;
+
+public:
+  static constexpr std::size_t num_stages = table::count;
+  /// The parameters of each stage start here in parameters() and gradients().
+  static constexpr std::array<std::size_t, num_stages> parameter_offsets = table::parameter_offsets;
+
+  /// \param seed   initialises the parameters (loom::CounterRng) and the dropout streams
+  /// \param space  the execution space instance kernels are launched on
+  explicit Model(std::uint64_t seed = 0, ExecutionSpace space = ExecutionSpace())
+      : space_(std::move(space))
+      , parameters_(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::parameters"),
+                    num_parameters)
+      , gradients_("loom::Model::gradients", num_parameters) {
+    bind_parameters();
+    initialize(seed);
+  }
+
+  Model(Model const&) = delete;
+  Model& operator=(Model const&) = delete;
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
+  /// Draws every parameter anew from `seed` and resets the step counter.
+  void initialize(std::uint64_t seed) {
+    seed_ = seed;
+    step_ = 0;
+    for_each_stage([&](auto i, auto& stage) {
+      stage.initialize(space_, CounterRng(seed, parameter_offsets[i] + 1));
+    });
+    Kokkos::deep_copy(space_, gradients_, Scalar(0));
+  }
+
+  /// The flat parameter buffer (num_parameters values).
+  buffer_type const& parameters() const { return parameters_; }
+  /// The flat gradient buffer, laid out like parameters().
+  buffer_type const& gradients() const { return gradients_; }
+  execution_space const& space() const { return space_; }
+
+  /// Training mode: dropout active (and, in networks that have them, batch statistics).
+  void train(bool on = true) { training_ = on; }
+  /// Evaluation mode: the network as it is used for inference.
+  void eval() { training_ = false; }
+  bool training() const { return training_; }
+
+  std::uint64_t seed() const { return seed_; }
+  /// Backward passes run so far: selects the dropout stream, saved with checkpoints.
+  std::uint64_t step() const { return step_; }
+  void set_step(std::uint64_t step) { step_ = step; }
+  /// Global index of the first row of the batches given to forward(): a data-parallel rank
+  /// passes its offset in the global batch so that dropout masks match serial training.
+  void set_sample_offset(std::uint64_t offset) { sample_offset_ = offset; }
+
+  /// Runs the forward pass on a batch (rows = samples, input_shape::size columns) and returns
+  /// the network's output, batch × output_shape::size, valid until the next forward().
+  template <class XView>
+  const_batch_type forward(XView const& x) {
+    static_assert(Kokkos::is_view<XView>::value && XView::rank == 2,
+                  "loom::Model::forward(x): x must be a rank-2 Kokkos::View, batch × features");
+    static_assert(std::is_same_v<typename XView::non_const_value_type, Scalar>,
+                  "loom::Model::forward(x): x must hold the model's Scalar type");
+    static_assert(
+        Kokkos::SpaceAccessibility<ExecutionSpace, typename XView::memory_space>::accessible,
+        "loom::Model::forward(x): x must live in a memory space the model's execution "
+        "space can access; deep_copy it there first");
+    if (x.extent(1) != input_shape::size) {
+      detail::fail("loom::Model::forward: the batch has ", x.extent(1),
+                   " values per sample but the network's ", detail::input_name<input_shape>::get(),
+                   " takes ", input_shape::size);
+    }
+    if (x.span_is_contiguous() == false) {
+      detail::fail("loom::Model::forward: the batch must be a contiguous row-major view");
+    }
+    std::size_t const batch = x.extent(0);
+    prepare(batch);
+    input_ = const_batch_type(x.data(), batch, input_shape::size);
+    auto ctx = context();
+    for_each_stage([&](auto i, auto& stage) {
+      ctx.stage = i;
+      stage.forward(space_, ctx, stage_input(i), outputs_[i]);
+    });
+    return const_batch_type(outputs_[num_stages - 1].data(), batch, output_shape::size);
+  }
+
+  /// Where the loss writes ∂loss/∂output for the batch of the last forward(); backward()
+  /// reads it from here.
+  batch_type output_gradient() const { return gradient_view(num_stages % 2, output_shape::size); }
+
+  /// Runs the backward pass from output_gradient(), writing the parameter gradients (or adding
+  /// to them when gradient_beta is 1, to accumulate over micro-batches). After each stage,
+  /// on_gradients_ready(offset, count) is called with the slice of gradients() it finished,
+  /// last layer first: a data-parallel strategy starts reducing it while backward goes on.
+  template <class Callback = detail::NoCallback>
+  void backward(Scalar gradient_beta = Scalar(0), Callback&& on_gradients_ready = {}) {
+    if (batch_ == 0 && input_.data() == nullptr) {
+      detail::fail("loom::Model::backward: call forward() first");
+    }
+    auto ctx = context();
+    ctx.gradient_beta = gradient_beta;
+    for_each_stage_reverse([&](auto i, auto& stage) {
+      using Stage = std::decay_t<decltype(stage)>;
+      ctx.stage = i;
+      batch_type const dy = gradient_view((i + 1) % 2, Stage::output_shape::size);
+      batch_type const dx = i == 0 ? batch_type() : gradient_view(i % 2, Stage::input_shape::size);
+      stage.backward(space_, ctx, stage_input(i), outputs_[i], dy, dx);
+      if constexpr (Stage::parameter_count > 0) {
+        on_gradients_ready(parameter_offsets[i], Stage::parameter_count);
+      }
+    });
+    ++step_;
+  }
+
+  /// A table of the layers, their output shapes and parameter counts, like Keras's
+  /// model.summary().
+  static std::string summary() {
+    using Layers = typename Net::layers;
+    constexpr auto fused = detail::fused_flags(Layers{});
+    std::ostringstream out;
+    std::string const rule(72, '-');
+    out << "Model: " << Net::name() << "\n"
+        << rule << "\n"
+        << pad("Layer", 34) << pad("Output shape", 22) << "Param #\n"
+        << std::string(72, '=') << "\n"
+        << pad(detail::input_name<input_shape>::get(), 34) << pad(input_shape::to_string(), 22)
+        << "0\n";
+    summary_rows(out, Layers{}, fused);
+    out << std::string(72, '=') << "\n"
+        << "Total params: " << detail::group_digits(num_parameters) << " ("
+        << format_bytes(num_parameters * sizeof(Scalar)) << ")\n"
+        << "Execution space: " << ExecutionSpace::name() << ", scalar: " << scalar_name()
+        << ", GEMM: " << gemm_name() << "\n"
+        << rule << "\n";
+    return out.str();
+  }
+
+private:
+  using stage_indices =
+      decltype(boost::hana::make_range(boost::hana::size_c<0>, boost::hana::size_c<num_stages>));
+
+  template <class F>
+  void for_each_stage(F&& f) {
+    boost::hana::for_each(boost::hana::to_tuple(stage_indices{}),
+                          [&](auto i) { f(std::size_t(i), boost::hana::at(stages_, i)); });
+  }
+  template <class F>
+  void for_each_stage_reverse(F&& f) {
+    boost::hana::for_each(boost::hana::reverse(boost::hana::to_tuple(stage_indices{})),
+                          [&](auto i) { f(std::size_t(i), boost::hana::at(stages_, i)); });
+  }
+
+  void bind_parameters() {
+    for_each_stage([&](auto i, auto& stage) {
+      using Stage = std::decay_t<decltype(stage)>;
+      stage.bind(VectorSlice<Scalar, memory_space>(parameters_.data() + parameter_offsets[i],
+                                                   Stage::parameter_count),
+                 VectorSlice<Scalar, memory_space>(gradients_.data() + parameter_offsets[i],
+                                                   Stage::parameter_count));
+    });
+  }
+
+  PassContext<Scalar> context() const {
+    PassContext<Scalar> ctx;
+    ctx.batch = batch_;
+    ctx.training = training_;
+    ctx.seed = seed_;
+    ctx.step = step_;
+    ctx.sample_offset = sample_offset_;
+    return ctx;
+  }
+
+  const_batch_type stage_input(std::size_t i) const {
+    if (i == 0) {
+      return input_;
+    }
+    return const_batch_type(outputs_[i - 1].data(), outputs_[i - 1].extent(0),
+                            outputs_[i - 1].extent(1));
+  }
+
+  batch_type gradient_view(std::size_t parity, std::size_t width) const {
+    return batch_type(gradient_buffers_[parity], batch_, width);
+  }
+
+  // Sizes the workspace for `batch` rows and hands each stage its slices.
+  void prepare(std::size_t batch) {
+    if (batch == 0) {
+      detail::fail("loom::Model::forward: the batch is empty");
+    }
+    if (batch > capacity_) {
+      capacity_ = batch;
+      workspace_ =
+          buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::workspace"),
+                      capacity_ * (table::activations_per_sample + 2 * table::widest));
+    }
+    batch_ = batch;
+    Scalar* cursor = workspace_.data();
+    for_each_stage([&](auto i, auto& stage) {
+      using Stage = std::decay_t<decltype(stage)>;
+      outputs_[i] = batch_type(cursor, batch, Stage::output_shape::size);
+      cursor += batch * Stage::output_shape::size;
+      stage.bind_workspace(
+          VectorSlice<Scalar, memory_space>(cursor, batch * Stage::workspace_per_sample), batch);
+      cursor += batch * Stage::workspace_per_sample;
+    });
+    gradient_buffers_[0] = cursor;
+    gradient_buffers_[1] = cursor + batch * table::widest;
+  }
+
+  template <class... Annotated, std::size_t N>
+  static void summary_rows(std::ostringstream& out, detail::type_list<Annotated...>,
+                           std::array<bool, N> const& fused) {
+    std::size_t i = 0;
+    ((out << pad(Annotated::layer::name() + (fused[i++] ? " (fused)" : ""), 34)
+          << pad(Annotated::output_shape::to_string(), 22)
+          << detail::group_digits(Annotated::parameter_count) << "\n"),
+     ...);
+  }
+  static std::string pad(std::string s, std::size_t width) {
+    s.resize(std::max(width, s.size() + 1), ' ');
+    return s;
+  }
+  static std::string format_bytes(std::size_t bytes) {
+    std::ostringstream out;
+    out.precision(3);
+    if (bytes >= (std::size_t{1} << 20)) {
+      out << double(bytes) / double(1 << 20) << " MiB";
+    } else {
+      out << double(bytes) / 1024.0 << " KiB";
+    }
+    return out.str();
+  }
+  static char const* scalar_name() { return sizeof(Scalar) == 4 ? "float" : "double"; }
+  static char const* gemm_name() {
+    switch (kernels::gemm_backend<Scalar, memory_space>()) {
+    case kernels::GemmBackend::kokkos_kernels:
+      return "KokkosBlas::gemm";
+    case kernels::GemmBackend::blas:
+      return "BLAS";
+    default:
+      return "loom tiled kernel";
+    }
+  }
+
+  ExecutionSpace space_;
+  buffer_type parameters_;
+  buffer_type gradients_;
+  buffer_type workspace_;
+  stage_tuple stages_;
+  std::array<batch_type, num_stages> outputs_;
+  std::array<Scalar*, 2> gradient_buffers_{};
+  const_batch_type input_;
+  std::size_t capacity_ = 0;
+  std::size_t batch_ = 0;
+  std::uint64_t seed_ = 0;
+  std::uint64_t step_ = 0;
+  std::uint64_t sample_offset_ = 0;
+  bool training_ = true;
+};
+
+} // namespace loom

@@ -1,0 +1,232 @@
+#pragma once
+
+#include <loom/core/detail/type_list.hpp>
+#include <loom/core/error.hpp>
+#include <loom/core/shape.hpp>
+#include <loom/layers/activations.hpp>
+#include <loom/layers/concepts.hpp>
+#include <loom/layers/input.hpp>
+
+#include <boost/hana/tuple.hpp>
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+namespace loom {
+
+// Named in compiler output by Sequential's diagnostics.
+template <class LayerIndex, class NotALayer>
+struct loom_error_not_a_layer;
+template <class FirstArgument>
+struct loom_error_sequential_needs_input_first;
+
+namespace detail {
+
+/// A layer at its place in a network: its position, and its input and output shapes.
+template <std::size_t Index, class L, class In>
+struct LayerAt {
+  static constexpr std::size_t index = Index;
+  using layer = L;
+  using input_shape = In;
+  using output_shape = typename L::template output_shape<In>;
+  static constexpr std::size_t parameter_count = L::template parameter_count<In>;
+};
+
+template <std::size_t Index, class L, class In>
+constexpr bool check_layer() {
+  if constexpr (!Layer<L>) {
+    (void)sizeof(loom_error_not_a_layer<layer_index<Index>, L>);
+    static_assert(Layer<L>, "loom::Sequential: every argument after Input must be a loom layer "
+                            "(Dense, ReLU, Dropout, Flatten, ...); search the compiler output for "
+                            "'loom_error_not_a_layer' to see which argument is not");
+    return false;
+  } else {
+    return L::template check<Index, In>();
+  }
+}
+
+template <class InputArg>
+constexpr bool check_input() {
+  if constexpr (!is_input<InputArg>::value) {
+    (void)sizeof(loom_error_sequential_needs_input_first<InputArg>);
+    static_assert(is_input<InputArg>::value,
+                  "loom::Sequential: the first argument must be the sample shape, "
+                  "loom::Input<dims...>, e.g. Sequential<Input<784>, Dense<10>>");
+    return false;
+  }
+  return true;
+}
+
+template <class L, class In>
+struct output_of {
+  using type = typename L::template output_shape<In>;
+};
+
+// Walks the layers, inferring each one's input shape from the one before. After the first
+// failed check the walk stops, so the user sees one diagnostic, not a cascade.
+template <std::size_t Index, class In, class Done, class... Layers>
+struct annotate {
+  using type = Done;
+  using output_shape = In;
+  static constexpr bool valid = true;
+};
+template <std::size_t Index, class In, class... Done, class L, class... Rest>
+struct annotate<Index, In, type_list<Done...>, L, Rest...> {
+  static constexpr bool ok = check_layer<Index, L, In>();
+  using next = std::conditional_t<ok,
+                                  annotate<Index + 1, typename output_of<L, In>::type,
+                                           type_list<Done..., LayerAt<Index, L, In>>, Rest...>,
+                                  annotate<Index + 1, In, type_list<Done...>>>;
+  using type = typename next::type;
+  using output_shape = typename next::output_shape;
+  static constexpr bool valid = ok && next::valid;
+};
+
+// Groups layers into stages: a layer that fuses activations absorbs an elementwise
+// activation that follows it; pure reshapes (Flatten) drop out.
+template <class Scalar, class ExecutionSpace, class Done, class... Annotated>
+struct plan_stages {
+  using type = Done;
+};
+template <class Scalar, class ExecutionSpace, class... Done, class A, class... Rest>
+struct plan_stages<Scalar, ExecutionSpace, type_list<Done...>, A, Rest...> {
+  using type = typename plan_stages<
+      Scalar, ExecutionSpace,
+      type_list<Done...,
+                typename A::layer::template stage<typename A::input_shape, Scalar, ExecutionSpace>>,
+      Rest...>::type;
+};
+template <class Scalar, class ExecutionSpace, class... Done, class A, class... Rest>
+requires ReshapeOnly<typename A::layer>
+struct plan_stages<Scalar, ExecutionSpace, type_list<Done...>, A, Rest...> {
+  using type = typename plan_stages<Scalar, ExecutionSpace, type_list<Done...>, Rest...>::type;
+};
+template <class Scalar, class ExecutionSpace, class... Done, class A, class Act, class... Rest>
+requires HasActivationFusion<typename A::layer> && ElementwiseActivation<typename Act::layer>
+struct plan_stages<Scalar, ExecutionSpace, type_list<Done...>, A, Act, Rest...> {
+  using stage = typename A::layer::template fused_stage<typename A::input_shape, Scalar,
+                                                        ExecutionSpace, typename Act::layer>;
+  using type =
+      typename plan_stages<Scalar, ExecutionSpace, type_list<Done..., stage>, Rest...>::type;
+};
+
+template <class Scalar, class ExecutionSpace, class Annotated>
+struct stages_of;
+template <class Scalar, class ExecutionSpace, class... Annotated>
+struct stages_of<Scalar, ExecutionSpace, type_list<Annotated...>> {
+  using list = typename plan_stages<Scalar, ExecutionSpace, type_list<>, Annotated...>::type;
+};
+
+template <class List>
+struct as_hana_tuple;
+template <class... Ts>
+struct as_hana_tuple<type_list<Ts...>> {
+  using type = boost::hana::tuple<Ts...>;
+};
+
+template <class... Annotated>
+constexpr std::size_t sum_parameters(type_list<Annotated...>) {
+  return (std::size_t{0} + ... + Annotated::parameter_count);
+}
+
+/// Whether the layer at each position is an activation fused into the layer before it.
+template <class... Annotated>
+constexpr std::array<bool, sizeof...(Annotated)> fused_flags(type_list<Annotated...>) {
+  constexpr std::size_t n = sizeof...(Annotated);
+  constexpr bool fuses[] = {HasActivationFusion<typename Annotated::layer>..., false};
+  constexpr bool activation[] = {ElementwiseActivation<typename Annotated::layer>..., false};
+  std::array<bool, n> flags{};
+  for (std::size_t i = 1; i < n; ++i) {
+    // A fusing layer absorbs the one activation right after it.
+    flags[i] = activation[i] && fuses[i - 1] && !flags[i - 1];
+  }
+  return flags;
+}
+
+template <class Shape>
+struct input_name;
+template <std::size_t... Dims>
+struct input_name<Shape<Dims...>> {
+  static std::string get() {
+    std::string out = "Input<";
+    bool first = true;
+    ((out += (first ? "" : ", ") + std::to_string(Dims), first = false), ...);
+    return out + ">";
+  }
+};
+
+} // namespace detail
+
+/// \brief A network as a type: an Input shape followed by layers applied in order.
+///
+/// Each layer's input shape is inferred from the one before it at compile time, and a layer
+/// that cannot take it stops compilation with a message naming the layer and what to change.
+/// \code
+/// using Net = loom::Sequential<loom::Input<784>, loom::Dense<512>, loom::ReLU, loom::Dense<10>>;
+/// static_assert(Net::num_parameters == 784 * 512 + 512 + 512 * 10 + 10);
+/// \endcode
+/// Instantiate it with loom::Model<Net> (parameters on an execution space) or train it with
+/// loom::Trainer<Net, Loss, Optimizer>.
+template <class InputArg, class... Layers>
+struct Sequential {
+  static constexpr bool input_ok = detail::check_input<InputArg>();
+  static_assert(sizeof...(Layers) > 0,
+                "loom::Sequential: give at least one layer after Input, e.g. Dense<10>");
+
+  using network_type = Sequential;
+  using input_shape = typename std::conditional_t<input_ok, InputArg, Input<1>>::shape;
+
+private:
+  using walk =
+      std::conditional_t<input_ok, detail::annotate<0, input_shape, detail::type_list<>, Layers...>,
+                         detail::annotate<0, input_shape, detail::type_list<>>>;
+
+public:
+  /// The layers with their positions and shapes (detail::LayerAt).
+  using layers = typename walk::type;
+  using output_shape = typename walk::output_shape;
+  static constexpr bool valid = input_ok && walk::valid;
+
+  /// Parameters of the whole network; a compile-time constant.
+  static constexpr std::size_t num_parameters = detail::sum_parameters(layers{});
+
+  /// The runtime stages for a scalar type and execution space: a boost::hana::tuple with one
+  /// element per layer, an activation fused into the Dense before it, reshapes dropped.
+  template <class Scalar, class ExecutionSpace>
+  using stages = typename detail::as_hana_tuple<
+      typename detail::stages_of<Scalar, ExecutionSpace, layers>::list>::type;
+  /// The same stage types as a detail::type_list.
+  template <class Scalar, class ExecutionSpace>
+  using stage_list = typename detail::stages_of<Scalar, ExecutionSpace, layers>::list;
+
+  /// "Sequential<Input<784>, Dense<512>, ReLU, Dense<10>>": in summaries, checkpoints and
+  /// messages about mismatched models.
+  static std::string name() {
+    std::string out = "Sequential<" + detail::input_name<input_shape>::get();
+    ((out += ", " + layer_name<Layers>()), ...);
+    return out + ">";
+  }
+
+private:
+  template <class L>
+  static std::string layer_name() {
+    if constexpr (Layer<L>) {
+      return L::name();
+    } else {
+      return "?";
+    }
+  }
+};
+
+template <class T>
+concept Network = requires {
+  typename T::network_type;
+  typename T::input_shape;
+  typename T::output_shape;
+  T::num_parameters;
+}
+&&std::is_same_v<typename T::network_type, T>;
+
+} // namespace loom
