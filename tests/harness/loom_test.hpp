@@ -21,3 +21,14 @@ using ExecutionSpace = Kokkos::Experimental::HIP;
 #endif
 using MemorySpace = ExecutionSpace::memory_space;
 } // namespace loom::test
+
+namespace loom::test {
+/// A host copy of a view that never aliases it (create_mirror_view_and_copy returns the view
+/// itself when it is already in host memory).
+template <class View>
+auto host_copy(View const& v) {
+  auto h = Kokkos::create_mirror(Kokkos::HostSpace(), v);
+  Kokkos::deep_copy(h, v);
+  return h;
+}
+} // namespace loom::test

@@ -41,9 +41,15 @@ public:
                                math::cos(6.283185307179586476925 * u2));
   }
 
-  /// Uniform integer in [0, bound) for counter n (bound > 0), by 128-bit multiplication.
+  /// Uniform integer in [0, bound) for counter n (bound > 0): the high 64 bits of
+  /// bits(n) · bound (Lemire's multiply-shift).
   KOKKOS_INLINE_FUNCTION constexpr std::uint64_t below(std::uint64_t bound, std::uint64_t n) const {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(bits(n)) * bound) >> 64);
+    std::uint64_t const a = bits(n);
+    std::uint64_t const a_lo = a & 0xffffffffULL, a_hi = a >> 32;
+    std::uint64_t const b_lo = bound & 0xffffffffULL, b_hi = bound >> 32;
+    std::uint64_t const lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo, lo_hi = a_lo * b_hi;
+    std::uint64_t const cross = (lo_lo >> 32) + (hi_lo & 0xffffffffULL) + lo_hi;
+    return a_hi * b_hi + (hi_lo >> 32) + (cross >> 32);
   }
 
 private:

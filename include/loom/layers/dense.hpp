@@ -5,6 +5,7 @@
 #include <loom/core/random.hpp>
 #include <loom/core/shape.hpp>
 #include <loom/core/tensor.hpp>
+#include <loom/kernels/copy.hpp>
 #include <loom/kernels/elementwise.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
@@ -145,7 +146,7 @@ public:
           weight.data()[k] = Init::template draw<Scalar>(rng, k, fan_in, fan_out);
         });
     if constexpr (HasBias) {
-      Kokkos::deep_copy(space, bias_, Scalar(0));
+      kernels::fill(space, bias_, Scalar(0));
     }
   }
 

@@ -4,6 +4,7 @@
 #include <loom/core/random.hpp>
 #include <loom/core/shape.hpp>
 #include <loom/core/tensor.hpp>
+#include <loom/kernels/copy.hpp>
 #include <loom/layers/concepts.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -61,7 +62,7 @@ public:
   void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                YView const& y) const {
     if (!ctx.training) {
-      Kokkos::deep_copy(space, y, x);
+      kernels::copy(space, y, x);
       return;
     }
     apply(space, ctx, x, y, "loom::Dropout::forward");
@@ -74,7 +75,7 @@ public:
       return;
     }
     if (!ctx.training) {
-      Kokkos::deep_copy(space, dx, dy);
+      kernels::copy(space, dx, dy);
       return;
     }
     apply(space, ctx, dy, dx, "loom::Dropout::backward");

@@ -5,6 +5,7 @@
 #include <loom/core/error.hpp>
 #include <loom/core/random.hpp>
 #include <loom/core/tensor.hpp>
+#include <loom/kernels/copy.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/concepts.hpp>
 #include <loom/model/sequential.hpp>
@@ -126,6 +127,18 @@ private:
 
 public:
   static constexpr std::size_t num_stages = table::count;
+  /// Whether backward() also computes ∂loss/∂input (off by default: training does not need
+  /// it). Read it with input_gradient().
+  void enable_input_gradient(bool on = true) { input_gradient_enabled_ = on; }
+  /// ∂loss/∂input of the last backward(), batch × input_shape::size (needs
+  /// enable_input_gradient()); valid until the next forward().
+  batch_type input_gradient() const {
+    if (!input_gradient_enabled_) {
+      detail::fail("loom::Model::input_gradient: call enable_input_gradient() before backward()");
+    }
+    return gradient_view(0, input_shape::size);
+  }
+
   /// The parameters of each stage start here in parameters() and gradients().
   static constexpr std::array<std::size_t, num_stages> parameter_offsets = table::parameter_offsets;
 
@@ -152,7 +165,7 @@ public:
     for_each_stage([&](auto i, auto& stage) {
       stage.initialize(space_, CounterRng(seed, parameter_offsets[i] + 1));
     });
-    Kokkos::deep_copy(space_, gradients_, Scalar(0));
+    kernels::fill(space_, gradients_, Scalar(0));
   }
 
   /// The flat parameter buffer (num_parameters values).
@@ -225,7 +238,9 @@ public:
       using Stage = std::decay_t<decltype(stage)>;
       ctx.stage = i;
       batch_type const dy = gradient_view((i + 1) % 2, Stage::output_shape::size);
-      batch_type const dx = i == 0 ? batch_type() : gradient_view(i % 2, Stage::input_shape::size);
+      batch_type const dx = i > 0 || input_gradient_enabled_
+                                ? gradient_view(i % 2, Stage::input_shape::size)
+                                : batch_type();
       stage.backward(space_, ctx, stage_input(i), outputs_[i], dy, dx);
       if constexpr (Stage::parameter_count > 0) {
         on_gradients_ready(parameter_offsets[i], Stage::parameter_count);
@@ -378,6 +393,7 @@ private:
   std::uint64_t step_ = 0;
   std::uint64_t sample_offset_ = 0;
   bool training_ = true;
+  bool input_gradient_enabled_ = false;
 };
 
 } // namespace loom

@@ -15,11 +15,16 @@ inline std::string format_number(double value) {
 
 /// 669706 → "669,706".
 inline std::string group_digits(std::size_t value) {
-  std::string digits = std::to_string(value);
-  for (int pos = static_cast<int>(digits.size()) - 3; pos > 0; pos -= 3) {
-    digits.insert(static_cast<std::size_t>(pos), ",");
+  std::string const digits = std::to_string(value);
+  std::string out;
+  out.reserve(digits.size() + digits.size() / 3);
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) {
+      out.push_back(',');
+    }
+    out.push_back(digits[i]);
   }
-  return digits;
+  return out;
 }
 
 } // namespace loom::detail

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <loom/core/error.hpp>
+#include <loom/core/math.hpp>
+#include <loom/core/tensor.hpp>
+#include <loom/optim/concepts.hpp>
+#include <loom/optim/detail/state_base.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+namespace loom {
+
+namespace detail {
+// Adam's update; Decoupled selects AdamW's weight decay (θ ← θ - ηλθ) over L2 (g ← g + λθ).
+template <bool Decoupled, class Options, class Scalar, class ExecutionSpace>
+class AdamState : public OptimizerStateBase<Options, Scalar, ExecutionSpace, 2> {
+  using base = OptimizerStateBase<Options, Scalar, ExecutionSpace, 2>;
+
+public:
+  AdamState(std::size_t n, Options const& opts, char const* who)
+      : base(n, check(opts, who), {"first_moment", "second_moment"}, {true, true}) {}
+
+  template <class ParamView, class GradView>
+  void step(ExecutionSpace const& space, ParamView const& params, GradView const& grads, double lr,
+            double gradient_scale = 1.0) {
+    ++this->steps_;
+    double const t = static_cast<double>(this->steps_);
+    Scalar const eta = static_cast<Scalar>(lr);
+    Scalar const scale = static_cast<Scalar>(gradient_scale);
+    Scalar const b1 = static_cast<Scalar>(this->options_.beta1);
+    Scalar const b2 = static_cast<Scalar>(this->options_.beta2);
+    Scalar const eps = static_cast<Scalar>(this->options_.eps);
+    Scalar const decay = static_cast<Scalar>(this->options_.weight_decay);
+    Scalar const correction1 = static_cast<Scalar>(1.0 - std::pow(this->options_.beta1, t));
+    Scalar const correction2_sqrt =
+        static_cast<Scalar>(std::sqrt(1.0 - std::pow(this->options_.beta2, t)));
+    auto p = params;
+    auto g = grads;
+    auto m = this->buffer(0);
+    auto v = this->buffer(1);
+    Kokkos::parallel_for(
+        Decoupled ? "loom::AdamW::step" : "loom::Adam::step",
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0, p.extent(0)), KOKKOS_LAMBDA(std::size_t i) {
+          Scalar const pi = p(i);
+          Scalar const gi = Decoupled ? scale * g(i) : scale * g(i) + decay * pi;
+          Scalar const mi = b1 * m(i) + (Scalar(1) - b1) * gi;
+          Scalar const vi = b2 * v(i) + (Scalar(1) - b2) * gi * gi;
+          m(i) = mi;
+          v(i) = vi;
+          Scalar const denom = math::sqrt(vi) / correction2_sqrt + eps;
+          Scalar const decayed = Decoupled ? pi - eta * decay * pi : pi;
+          p(i) = decayed - (eta / correction1) * mi / denom;
+        });
+  }
+
+private:
+  static Options const& check(Options const& opts, char const* who) {
+    if (opts.lr < 0 || opts.weight_decay < 0 || opts.eps <= 0 || opts.beta1 < 0 ||
+        opts.beta1 >= 1 || opts.beta2 < 0 || opts.beta2 >= 1) {
+      fail(who, ": needs lr, weight_decay ≥ 0, eps > 0 and beta1, beta2 in [0, 1); got lr ",
+           opts.lr, ", beta1 ", opts.beta1, ", beta2 ", opts.beta2, ", eps ", opts.eps,
+           ", weight_decay ", opts.weight_decay);
+    }
+    return opts;
+  }
+};
+} // namespace detail
+
+/// \brief Adam (Kingma & Ba) with bias correction and optional L2 weight decay added to the
+///        gradient, as PyTorch's torch.optim.Adam.
+struct Adam {
+  using optimizer_type = Adam;
+  struct options {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0; ///< L2: added to the gradient
+  };
+  static std::string name() { return "Adam"; }
+  template <class Scalar, class ExecutionSpace>
+  class state : public detail::AdamState<false, options, Scalar, ExecutionSpace> {
+  public:
+    state(std::size_t n, options const& opts)
+        : detail::AdamState<false, options, Scalar, ExecutionSpace>(n, opts, "loom::Adam") {}
+  };
+};
+
+/// \brief AdamW (Loshchilov & Hutter): Adam with weight decay decoupled from the gradient,
+///        θ ← θ - ηλθ, as PyTorch's torch.optim.AdamW (default λ = 0.01).
+struct AdamW {
+  using optimizer_type = AdamW;
+  struct options {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.01; ///< decoupled
+  };
+  static std::string name() { return "AdamW"; }
+  template <class Scalar, class ExecutionSpace>
+  class state : public detail::AdamState<true, options, Scalar, ExecutionSpace> {
+  public:
+    state(std::size_t n, options const& opts)
+        : detail::AdamState<true, options, Scalar, ExecutionSpace>(n, opts, "loom::AdamW") {}
+  };
+};
+
+} // namespace loom

@@ -1,0 +1,33 @@
+#pragma once
+
+// Optimizer
+//   Requirements
+//     O::optimizer_type               O itself
+//     O::options                      an aggregate of hyperparameters with defaults (lr, ...)
+//     O::name()                       std::string
+//     O::template state<Scalar, ExecutionSpace>
+//                                     its state over a flat parameter buffer, constructed
+//                                     from (num_parameters, options), with
+//       step(space, parameters, gradients, lr, gradient_scale = 1)
+//                                     one fused kernel updating every parameter, the
+//                                     gradients read as gradient_scale · gradients (this is
+//                                     where clipping by global norm applies)
+//       steps(), set_steps(n)         updates taken (bias correction, checkpoints)
+//       buffers()                     its per-parameter state, {name, view}, for checkpoints
+//       options()                     the hyperparameters
+
+#include <concepts>
+#include <string>
+#include <type_traits>
+
+namespace loom {
+
+template <class O>
+concept Optimizer = requires {
+  typename O::optimizer_type;
+  typename O::options;
+  { O::name() } -> std::convertible_to<std::string>;
+}
+&&std::is_same_v<typename O::optimizer_type, O>;
+
+} // namespace loom

@@ -1,0 +1,131 @@
+#include <loom/layers/activations.hpp>
+#include <loom/layers/dense.hpp>
+#include <loom/layers/dropout.hpp>
+#include <loom/model/model.hpp>
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "loom_test.hpp"
+
+namespace {
+
+using namespace loom;
+using ExecutionSpace = test::ExecutionSpace;
+using Memory = test::MemorySpace;
+using Net = Sequential<Input<6>, Dense<5>, ReLU, Dropout<0.2>, Dense<4, NoBias>, Tanh, Dense<3>>;
+using M = Model<Net, ExecutionSpace, double>;
+
+std::vector<double> host(Kokkos::View<double*, Kokkos::LayoutRight, Memory> const& v) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+  return {h.data(), h.data() + h.extent(0)};
+}
+
+Kokkos::View<double**, Kokkos::LayoutRight, Memory> batch(std::size_t rows, double shift = 0) {
+  Kokkos::View<double**, Kokkos::LayoutRight, Memory> x("x", rows, 6);
+  auto h = Kokkos::create_mirror_view(x);
+  for (std::size_t k = 0; k < h.size(); ++k) {
+    h.data()[k] = std::sin(double(k) + shift);
+  }
+  Kokkos::deep_copy(x, h);
+  return x;
+}
+
+TEST(model, initialisation_is_a_function_of_the_seed) {
+  M a(42), b(42), c(43);
+  EXPECT_EQ(host(a.parameters()), host(b.parameters()));
+  EXPECT_NE(host(a.parameters()), host(c.parameters()));
+  c.initialize(42);
+  EXPECT_EQ(host(a.parameters()), host(c.parameters()));
+}
+
+TEST(model, flat_layout_and_stage_offsets) {
+  static_assert(M::num_parameters == 6 * 5 + 5 + 5 * 4 + 4 * 3 + 3);
+  EXPECT_EQ(M::parameter_offsets[0], 0u);
+  EXPECT_EQ(M::parameter_offsets[1], 35u); // Dropout
+  EXPECT_EQ(M::parameter_offsets[2], 35u); // Dense<4, NoBias> + Tanh
+  EXPECT_EQ(M::parameter_offsets[3], 55u);
+}
+
+TEST(model, backward_reports_each_stage_last_first) {
+  M model(1);
+  model.forward(batch(4));
+  Kokkos::deep_copy(model.output_gradient(), 1.0);
+  std::vector<std::pair<std::size_t, std::size_t>> ready;
+  model.backward(0.0,
+                 [&](std::size_t offset, std::size_t count) { ready.emplace_back(offset, count); });
+  std::vector<std::pair<std::size_t, std::size_t>> const expected{{55, 15}, {35, 20}, {0, 35}};
+  EXPECT_EQ(ready, expected);
+}
+
+TEST(model, accumulating_two_halves_equals_the_whole_batch) {
+  M model(3);
+  model.eval(); // no dropout: the halves see the same function
+  auto x = batch(6);
+  model.forward(x);
+  Kokkos::deep_copy(model.output_gradient(), 0.5);
+  model.backward();
+  auto whole = host(model.gradients());
+
+  auto first = Kokkos::subview(x, std::make_pair(0, 3), Kokkos::ALL);
+  auto second = Kokkos::subview(x, std::make_pair(3, 6), Kokkos::ALL);
+  Kokkos::View<double**, Kokkos::LayoutRight, Memory> x1("x1", 3, 6), x2("x2", 3, 6);
+  Kokkos::deep_copy(x1, first);
+  Kokkos::deep_copy(x2, second);
+  model.forward(x1);
+  Kokkos::deep_copy(model.output_gradient(), 0.5);
+  model.backward(0.0);
+  model.forward(x2);
+  Kokkos::deep_copy(model.output_gradient(), 0.5);
+  model.backward(1.0);
+  auto sum = host(model.gradients());
+  ASSERT_EQ(whole.size(), sum.size());
+  for (std::size_t k = 0; k < whole.size(); ++k) {
+    EXPECT_NEAR(whole[k], sum[k], 1e-12) << k;
+  }
+}
+
+TEST(model, batch_size_may_grow_and_shrink) {
+  M model(5);
+  model.eval();
+  auto small = batch(2);
+  auto y_small = test::host_copy(model.forward(small));
+  auto big = batch(50);
+  auto y_big = test::host_copy(model.forward(big));
+  EXPECT_EQ(y_big.extent(0), 50u);
+  auto y_again = test::host_copy(model.forward(small));
+  for (std::size_t k = 0; k < y_small.size(); ++k) {
+    EXPECT_EQ(y_small.data()[k], y_again.data()[k]);
+    EXPECT_EQ(y_small.data()[k], y_big.data()[k]); // rows are independent
+  }
+}
+
+TEST(model, step_counts_backward_passes) {
+  M model(1);
+  EXPECT_EQ(model.step(), 0u);
+  model.forward(batch(2));
+  Kokkos::deep_copy(model.output_gradient(), 1.0);
+  model.backward();
+  model.backward();
+  EXPECT_EQ(model.step(), 2u);
+}
+
+TEST(model, wrong_input_width_names_the_input_shape) {
+  M model(1);
+  Kokkos::View<double**, Kokkos::LayoutRight, Memory> x("x", 2, 7);
+  try {
+    model.forward(x);
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_STREQ(e.what(), "loom::Model::forward: the batch has 7 values per sample but the "
+                           "network's Input<6> takes 6");
+  }
+  Kokkos::View<double**, Kokkos::LayoutRight, Memory> empty("x", 0, 6);
+  EXPECT_THROW(model.forward(empty), loom::Error);
+  M fresh(1);
+  EXPECT_THROW(fresh.backward(), loom::Error);
+  EXPECT_THROW(fresh.input_gradient(), loom::Error);
+}
+
+} // namespace
