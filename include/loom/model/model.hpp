@@ -181,6 +181,9 @@ public:
   bool training() const { return training_; }
 
   std::uint64_t seed() const { return seed_; }
+  /// Sets the seed of the dropout streams without drawing parameters (initialize() does both);
+  /// used when restoring a checkpoint.
+  void set_seed(std::uint64_t seed) { seed_ = seed; }
   /// Backward passes run so far: selects the dropout stream, saved with checkpoints.
   std::uint64_t step() const { return step_; }
   void set_step(std::uint64_t step) { step_ = step; }

@@ -59,11 +59,11 @@ public:
 
 private:
   static Options const& check(Options const& opts, char const* who) {
-    if (opts.lr < 0 || opts.weight_decay < 0 || opts.eps <= 0 || opts.beta1 < 0 ||
-        opts.beta1 >= 1 || opts.beta2 < 0 || opts.beta2 >= 1) {
-      fail(who, ": needs lr, weight_decay ≥ 0, eps > 0 and beta1, beta2 in [0, 1); got lr ",
-           opts.lr, ", beta1 ", opts.beta1, ", beta2 ", opts.beta2, ", eps ", opts.eps,
-           ", weight_decay ", opts.weight_decay);
+    if (opts.weight_decay < 0 || opts.eps <= 0 || opts.beta1 < 0 || opts.beta1 >= 1 ||
+        opts.beta2 < 0 || opts.beta2 >= 1) {
+      fail(who, ": needs weight_decay ≥ 0, eps > 0 and beta1, beta2 in [0, 1); got beta1 ",
+           opts.beta1, ", beta2 ", opts.beta2, ", eps ", opts.eps, ", weight_decay ",
+           opts.weight_decay);
     }
     return opts;
   }
@@ -75,12 +75,12 @@ private:
 struct Adam {
   using optimizer_type = Adam;
   struct options {
-    double lr = 1e-3;
     double beta1 = 0.9;
     double beta2 = 0.999;
     double eps = 1e-8;
     double weight_decay = 0.0; ///< L2: added to the gradient
   };
+  static constexpr double default_lr = 1e-3;
   static std::string name() { return "Adam"; }
   template <class Scalar, class ExecutionSpace>
   class state : public detail::AdamState<false, options, Scalar, ExecutionSpace> {
@@ -95,12 +95,12 @@ struct Adam {
 struct AdamW {
   using optimizer_type = AdamW;
   struct options {
-    double lr = 1e-3;
     double beta1 = 0.9;
     double beta2 = 0.999;
     double eps = 1e-8;
     double weight_decay = 0.01; ///< decoupled
   };
+  static constexpr double default_lr = 1e-3;
   static std::string name() { return "AdamW"; }
   template <class Scalar, class ExecutionSpace>
   class state : public detail::AdamState<true, options, Scalar, ExecutionSpace> {

@@ -3,7 +3,10 @@
 // Optimizer
 //   Requirements
 //     O::optimizer_type               O itself
-//     O::options                      an aggregate of hyperparameters with defaults (lr, ...)
+//     O::options                      an aggregate of hyperparameters with defaults (the
+//                                     learning rate is not among them: step() takes it,
+//                                     from loom::Trainer's lr and schedule)
+//     O::default_lr                   a sensible base learning rate
 //     O::name()                       std::string
 //     O::template state<Scalar, ExecutionSpace>
 //                                     its state over a flat parameter buffer, constructed

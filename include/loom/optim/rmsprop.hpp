@@ -19,12 +19,12 @@ namespace loom {
 struct RMSprop {
   using optimizer_type = RMSprop;
   struct options {
-    double lr = 0.01;          ///< η
     double alpha = 0.99;       ///< α, decay of the squared-gradient average
     double eps = 1e-8;         ///< ε
     double momentum = 0.0;     ///< μ
     double weight_decay = 0.0; ///< λ, added to the gradient
   };
+  static constexpr double default_lr = 0.01;
   static std::string name() { return "RMSprop"; }
 
   template <class Scalar, class ExecutionSpace>
@@ -69,12 +69,12 @@ struct RMSprop {
 
   private:
     static options const& check(options const& opts) {
-      if (opts.lr < 0 || opts.momentum < 0 || opts.weight_decay < 0 || opts.eps < 0 ||
-          opts.alpha < 0 || opts.alpha >= 1) {
-        detail::fail("loom::RMSprop: needs lr, momentum, weight_decay, eps ≥ 0 and alpha "
-                     "in [0, 1); got lr ",
-                     opts.lr, ", alpha ", opts.alpha, ", eps ", opts.eps, ", momentum ",
-                     opts.momentum, ", weight_decay ", opts.weight_decay);
+      if (opts.momentum < 0 || opts.weight_decay < 0 || opts.eps < 0 || opts.alpha < 0 ||
+          opts.alpha >= 1) {
+        detail::fail("loom::RMSprop: needs momentum, weight_decay, eps ≥ 0 and alpha in [0, 1); "
+                     "got alpha ",
+                     opts.alpha, ", eps ", opts.eps, ", momentum ", opts.momentum,
+                     ", weight_decay ", opts.weight_decay);
       }
       return opts;
     }

@@ -19,11 +19,11 @@ namespace loom {
 struct SGD {
   using optimizer_type = SGD;
   struct options {
-    double lr = 0.01;          ///< η
     double momentum = 0.0;     ///< μ
     bool nesterov = false;     ///< Nesterov momentum (needs μ > 0)
     double weight_decay = 0.0; ///< λ, added to the gradient
   };
+  static constexpr double default_lr = 0.01;
   static std::string name() { return "SGD"; }
 
   template <class Scalar, class ExecutionSpace>
@@ -65,9 +65,9 @@ struct SGD {
 
   private:
     static options const& check(options const& opts) {
-      if (opts.lr < 0 || opts.momentum < 0 || opts.weight_decay < 0) {
-        detail::fail("loom::SGD: lr (", opts.lr, "), momentum (", opts.momentum,
-                     ") and weight_decay (", opts.weight_decay, ") must not be negative");
+      if (opts.momentum < 0 || opts.weight_decay < 0) {
+        detail::fail("loom::SGD: momentum (", opts.momentum, ") and weight_decay (",
+                     opts.weight_decay, ") must not be negative");
       }
       if (opts.nesterov && opts.momentum == 0.0) {
         detail::fail("loom::SGD: nesterov = true needs momentum > 0");

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <loom/data/sampler.hpp>
+#include <loom/loss/concepts.hpp>
+
+#include <cstddef>
+#include <string>
+
+namespace loom {
+
+/// \brief The strategy of one process: the whole batch on this process, nothing to
+///        communicate. The default strategy of loom::Trainer.
+///
+/// A strategy's runtime is where a Trainer's steps meet communication: it gives this
+/// process its slice of each global batch, synchronises the initial parameters, is told as
+/// backward finishes each layer's gradients, completes the gradients before the optimizer
+/// step, and combines the metrics of all processes.
+struct SingleProcess {
+  using strategy_type = SingleProcess;
+  static std::string name() { return "SingleProcess"; }
+
+  template <class Model>
+  class runtime {
+  public:
+    runtime() = default;
+    int rank() const { return 0; }
+    int size() const { return 1; }
+    bool is_root() const { return true; }
+    /// This process's rows of a global batch of `rows` samples.
+    data::IndexRange shard(std::size_t rows) const { return {0, rows}; }
+    /// Makes every process start from the same parameters.
+    void synchronize_parameters(Model&) {}
+    /// Called by backward() with each finished slice of the gradient buffer.
+    void gradients_ready(Model&, std::size_t /*offset*/, std::size_t /*count*/) {}
+    /// Completes the gradients (sums over processes) before the optimizer step.
+    void finish_gradients(Model&) {}
+    /// Sums a metric over processes.
+    LossValue combine(LossValue const& local) const { return local; }
+  };
+};
+
+} // namespace loom

@@ -1,0 +1,643 @@
+#pragma once
+
+#include <loom/core/detail/kokkos.hpp>
+#include <loom/core/environment.hpp>
+#include <loom/core/error.hpp>
+#include <loom/data/concepts.hpp>
+#include <loom/data/sampler.hpp>
+#include <loom/io/checkpoint.hpp>
+#include <loom/loss/concepts.hpp>
+#include <loom/model/model.hpp>
+#include <loom/optim/clip.hpp>
+#include <loom/optim/concepts.hpp>
+#include <loom/optim/schedule.hpp>
+#include <loom/parallel/single_process.hpp>
+#include <loom/train/info.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace loom {
+
+template <class NetOutputShape, class LossType>
+struct loom_error_loss_does_not_fit_network;
+
+/// \brief The runtime values of a Trainer: a plain aggregate, filled with designated
+///        initialisers.
+/// \code
+/// loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD> trainer(
+///     {.batch = 128, .lr = 0.05, .optimizer = {.momentum = 0.9}, .seed = 1});
+/// \endcode
+template <class OptimizerType>
+struct TrainerOptions {
+  std::size_t batch = 32;                         ///< global batch size
+  double lr = OptimizerType::default_lr;          ///< base learning rate
+  typename OptimizerType::options optimizer = {}; ///< the optimizer's other hyperparameters
+  LrSchedule schedule = LrSchedule::constant();   ///< factor on lr per optimizer step
+  double clip_norm = 0;                           ///< clip gradients to this global norm (0: off)
+  std::uint64_t seed = 0;                         ///< parameters, data order, dropout
+  bool shuffle = true;                            ///< a new sample order every epoch
+  std::size_t accumulate = 1;                     ///< micro-batches per optimizer step
+  std::size_t eval_batch = 1000;                  ///< batch size of evaluate()
+};
+
+/// \brief Where a Trainer stands: what a checkpoint saves and a resumed run continues from.
+struct TrainingState {
+  std::uint64_t epoch = 0; ///< the epoch in progress (0-based) = epochs completed
+  std::size_t batch = 0;   ///< the next batch within it
+  std::uint64_t step = 0;  ///< optimizer steps taken
+};
+
+namespace detail {
+template <class Callback, class Trainer>
+concept HasFitBegin = requires(Callback& c, Trainer& t, FitInfo const& i) {
+  c.on_fit_begin(t, i);
+};
+template <class Callback, class Trainer>
+concept HasBatchEnd = requires(Callback& c, Trainer& t, BatchInfo const& i) {
+  c.on_batch_end(t, i);
+};
+template <class Callback, class Trainer>
+concept HasEpochEvaluate = requires(Callback& c, Trainer& t, EpochInfo& i) {
+  c.on_epoch_evaluate(t, i);
+};
+template <class Callback, class Trainer>
+concept HasEpochEnd = requires(Callback& c, Trainer& t, EpochInfo const& i) {
+  c.on_epoch_end(t, i);
+};
+template <class Callback, class Trainer>
+concept HasFitEnd = requires(Callback& c, Trainer& t) {
+  c.on_fit_end(t);
+};
+
+/// FNV-1a: the model-type fingerprint in checkpoints.
+inline std::uint64_t fingerprint(std::string const& text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    hash = (hash ^ c) * 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+template <class Net, class LossType>
+constexpr bool check_loss_fits() {
+  if constexpr (!Loss<LossType>) {
+    static_assert(Loss<LossType>, "loom::Trainer<Net, Loss, ...>: Loss must be a loom loss such "
+                                  "as loom::SoftmaxCrossEntropy or loom::MSE");
+    return false;
+  } else {
+    return LossType::template check<typename Net::output_shape>();
+  }
+}
+} // namespace detail
+
+/// \brief Trains a network: fit() over a data set for some epochs, evaluate() on another,
+///        save() and load() checkpoints that resume bit for bit.
+///
+/// The Trainer is a convenience over the public lower level (loom::Model, a loss's compute(),
+/// an optimizer's state); examples/ shows a hand-written loop with the same parts.
+/// \tparam Net             the network type, e.g. loom::Sequential<...>
+/// \tparam LossType        loom::SoftmaxCrossEntropy, loom::MSE, ...
+/// \tparam OptimizerType   loom::SGD, loom::Adam, ...
+/// \tparam Strategy        how the work is split over processes (loom::SingleProcess)
+/// \tparam ExecutionSpace  where kernels run (default Kokkos::DefaultExecutionSpace)
+template <class Net, class LossType, class OptimizerType, class Strategy = SingleProcess,
+          class ExecutionSpace = Kokkos::DefaultExecutionSpace>
+class Trainer {
+  static_assert(Optimizer<OptimizerType>, "loom::Trainer<Net, Loss, Optimizer, ...>: Optimizer "
+                                          "must be a loom optimizer such as loom::SGD or "
+                                          "loom::Adam");
+  static constexpr bool loss_ok = detail::check_loss_fits<Net, LossType>();
+
+public:
+  using network_type = Net;
+  using loss_type = LossType;
+  using optimizer_type = OptimizerType;
+  using strategy_type = Strategy;
+  using execution_space = ExecutionSpace;
+  using memory_space = typename ExecutionSpace::memory_space;
+  using value_type = float;
+  using model_type = Model<Net, ExecutionSpace, float>;
+  using optimizer_state = typename OptimizerType::template state<float, ExecutionSpace>;
+  using options_type = TrainerOptions<OptimizerType>;
+  using target_type = typename LossType::target_type;
+  static constexpr bool classification = std::is_integral_v<target_type>;
+  static constexpr std::size_t outputs = Net::output_shape::size;
+  static constexpr std::size_t targets_per_sample = classification ? 1 : outputs;
+
+  explicit Trainer(options_type options = {})
+      : options_(check(options))
+      , model_(options_.seed)
+      , optimizer_(model_type::num_parameters, options_.optimizer) {
+    runtime_.synchronize_parameters(model_);
+  }
+  Trainer(Environment const&, options_type options = {})
+      : Trainer(std::move(options)) {}
+
+  model_type& model() { return model_; }
+  model_type const& model() const { return model_; }
+  optimizer_state& optimizer() { return optimizer_; }
+  options_type const& options() const { return options_; }
+  TrainingState const& state() const { return state_; }
+  bool is_root() const { return runtime_.is_root(); }
+  /// The checkpoint last written by save() or read by load(), if any.
+  std::optional<std::filesystem::path> const& last_checkpoint() const { return last_checkpoint_; }
+
+  /// Trains until `epochs` epochs are complete, from where the Trainer stands (the start, or
+  /// the position a loaded checkpoint recorded). Callbacks may define any of
+  /// on_fit_begin(trainer, FitInfo), on_batch_end(trainer, BatchInfo),
+  /// on_epoch_evaluate(trainer, EpochInfo&) (runs first), on_epoch_end(trainer, EpochInfo),
+  /// on_fit_end(trainer).
+  /// \throws loom::Error on data that does not fit the network and on a non-finite loss (the
+  ///         step is not applied; checkpoints written before stay as they are)
+  template <data::Dataset Data, class... Callbacks>
+  void fit(Data const& data, Epochs epochs, Callbacks&&... callbacks) {
+    check_data(data, "fit");
+    data_size_hint_ = data.size();
+    data::BatchPlan plan(data.size(), options_.batch, options_.seed, options_.shuffle);
+    if (resumed_data_ &&
+        (resumed_data_->first != data.size() || resumed_data_->second != options_.batch)) {
+      detail::fail("loom::Trainer::fit: the checkpoint ", describe_checkpoint(),
+                   " was written training on ", resumed_data_->first, " samples in batches of ",
+                   resumed_data_->second, ", but this run has ", data.size(),
+                   " samples in batches of ", options_.batch,
+                   "; resume with the same data and batch size");
+    }
+    resumed_data_.reset();
+    std::uint64_t const steps_per_epoch =
+        (plan.num_batches() + options_.accumulate - 1) / options_.accumulate;
+    schedule_ = options_.schedule.with_default_length(steps_per_epoch * epochs.count);
+
+    FitInfo fit_info;
+    fit_info.first_epoch = state_.epoch;
+    fit_info.first_batch = state_.batch;
+    fit_info.epochs = epochs.count;
+    fit_info.batches_per_epoch = plan.num_batches();
+    fit_info.samples = data.size();
+    fit_info.batch_size = options_.batch;
+    fit_info.classification = classification;
+    fit_info.model = Net::name();
+    fit_info.data = data.source();
+    (call_fit_begin(callbacks, fit_info), ...);
+
+    for (; state_.epoch < epochs.count; ++state_.epoch, state_.batch = 0) {
+      plan.set_epoch(state_.epoch);
+      LossValue running;
+      double seconds = 0;
+      double lr = current_lr();
+      while (state_.batch < plan.num_batches()) {
+        auto const start = std::chrono::steady_clock::now();
+        std::size_t const last = std::min(state_.batch + options_.accumulate, plan.num_batches());
+        lr = current_lr();
+        LossValue const loss = train_step(data, plan, state_.batch, last, lr);
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        running += loss;
+        state_.batch = last;
+        BatchInfo info;
+        info.epoch = state_.epoch;
+        info.epochs = epochs.count;
+        info.batch = state_.batch - 1;
+        info.batches = plan.num_batches();
+        info.step = state_.step;
+        info.loss = loss;
+        info.running = running;
+        info.lr = lr;
+        info.seconds = seconds;
+        info.samples_per_second = seconds > 0 ? double(running.count) / seconds : 0;
+        info.classification = classification;
+        (call_batch_end(callbacks, info), ...);
+      }
+      EpochInfo info;
+      info.epoch = state_.epoch;
+      info.epochs = epochs.count;
+      info.step = state_.step;
+      info.train = running;
+      info.lr = lr;
+      info.seconds = seconds;
+      info.samples_per_second = seconds > 0 ? double(running.count) / seconds : 0;
+      info.classification = classification;
+      // The epoch is complete: a checkpoint written now resumes at the next one.
+      ++state_.epoch;
+      state_.batch = 0;
+      (call_epoch_evaluate(callbacks, info), ...);
+      (call_epoch_end(callbacks, info), ...);
+      --state_.epoch; // the loop's increment
+    }
+    (call_fit_end(callbacks), ...);
+  }
+
+  /// The mean loss and (for classification) accuracy of the network on `data`, in
+  /// evaluation mode (dropout off), in batches of options().eval_batch.
+  template <data::Dataset Data>
+  LossValue evaluate(Data const& data) {
+    check_data(data, "evaluate");
+    bool const was_training = model_.training();
+    model_.eval();
+    LossValue total;
+    std::size_t const batch = options_.eval_batch;
+    std::vector<std::size_t> indices;
+    for (std::size_t first = 0; first < data.size(); first += batch) {
+      std::size_t const rows = std::min(batch, data.size() - first);
+      indices.resize(rows);
+      for (std::size_t i = 0; i < rows; ++i) {
+        indices[i] = first + i;
+      }
+      auto const range = runtime_.shard(rows);
+      std::span<std::size_t const> mine(indices.data() + range.begin, range.size());
+      if (mine.empty()) {
+        continue;
+      }
+      auto const [x, y] = load_batch(data, mine);
+      auto const output = model_.forward(x);
+      total += compute_loss(output, y, 1.0 / double(rows));
+    }
+    model_.train(was_training);
+    total = runtime_.combine(total);
+    check_targets(total, data, "evaluate");
+    return total;
+  }
+
+  /// Writes a checkpoint (atomically: a temporary file, then a rename): the model type and
+  /// parameters, the optimizer state, the dropout stream, the data order and position.
+  void save(std::filesystem::path const& path) {
+    if (runtime_.is_root()) {
+      io::CheckpointWriter writer;
+      writer.add("model", model_section());
+      io::ByteWriter params;
+      params.write_array(host_copy(model_.parameters()));
+      writer.add("parameters", std::move(params));
+      writer.add("optimizer", optimizer_section());
+      writer.add("trainer", trainer_section());
+      writer.write(path);
+    }
+    last_checkpoint_ = path;
+    last_checkpoint_state_ = state_;
+  }
+
+  /// Restores what save() wrote; the next fit() continues where that run stood.
+  /// \throws loom::Error naming the file when it is missing, damaged, or holds another model
+  ///         type or optimizer
+  void load(std::filesystem::path const& path) {
+    io::CheckpointReader reader(path);
+    read_model_section(reader);
+    std::vector<float> params;
+    {
+      auto section = reader.section("parameters");
+      params = section.template read_array<float>();
+      section.expect_end();
+    }
+    if (params.size() != model_type::num_parameters) {
+      detail::fail("loom::Trainer::load: checkpoint '", path.string(), "' holds ", params.size(),
+                   " parameters; the model has ", model_type::num_parameters);
+    }
+    read_optimizer_section(reader);
+    read_trainer_section(reader);
+    auto host = Kokkos::create_mirror_view(model_.parameters());
+    std::copy(params.begin(), params.end(), host.data());
+    Kokkos::deep_copy(model_.parameters(), host);
+    runtime_.synchronize_parameters(model_);
+    last_checkpoint_ = path;
+    last_checkpoint_state_ = state_;
+  }
+
+  /// The learning rate of the next optimizer step.
+  double current_lr() const { return options_.lr * schedule_.factor(state_.step); }
+
+  /// A fingerprint of the network type and scalar, stored in checkpoints.
+  static std::uint64_t model_fingerprint() { return detail::fingerprint(model_identity()); }
+
+private:
+  using runtime_type = typename Strategy::template runtime<model_type>;
+  using batch_view = Kokkos::View<float**, Kokkos::LayoutRight, memory_space>;
+  using target_view = Kokkos::View<target_type*, memory_space>;
+
+  static std::string model_identity() { return Net::name() + " (float)"; }
+
+  static options_type const& check(options_type const& options) {
+    if (options.batch == 0) {
+      detail::fail("loom::Trainer: batch is 0; it must be at least 1");
+    }
+    if (options.accumulate == 0) {
+      detail::fail("loom::Trainer: accumulate is 0; it must be at least 1 (no accumulation)");
+    }
+    if (options.eval_batch == 0) {
+      detail::fail("loom::Trainer: eval_batch is 0; it must be at least 1");
+    }
+    if (!(options.lr >= 0) || !(options.clip_norm >= 0)) {
+      detail::fail("loom::Trainer: lr (", options.lr, ") and clip_norm (", options.clip_norm,
+                   ") must not be negative");
+    }
+    return options;
+  }
+
+  template <class Data>
+  void check_data(Data const& data, char const* what) const {
+    if (data.sample_size() != Net::input_shape::size) {
+      detail::fail("loom::Trainer::", what, ": '", data.source(), "' has ", data.sample_size(),
+                   " features per sample but the network's ",
+                   detail::input_name<typename Net::input_shape>::get(), " takes ",
+                   Net::input_shape::size);
+    }
+    if (data.target_size() != targets_per_sample) {
+      detail::fail("loom::Trainer::", what, ": '", data.source(), "' has ", data.target_size(),
+                   " targets per sample but ", LossType::name(), " on this network needs ",
+                   targets_per_sample);
+    }
+    static_assert(std::is_same_v<typename Data::target_type, target_type>,
+                  "loom::Trainer: the data set's target_type must be the loss's target_type "
+                  "(std::int32_t class labels for SoftmaxCrossEntropy, float for MSE)");
+    if constexpr (classification && requires { data.num_classes(); }) {
+      if (data.size() > 0 && data.num_classes() > outputs) {
+        detail::fail("loom::Trainer::", what, ": '", data.source(), "' has labels up to ",
+                     data.num_classes() - 1, " but the network has ", outputs,
+                     " outputs; labels must lie in [0, ", outputs, ")");
+      }
+    }
+  }
+
+  template <class Data>
+  void check_targets(LossValue const& value, Data const& data, char const* what) const {
+    if (value.invalid > 0) {
+      detail::fail("loom::Trainer::", what, ": ", value.invalid, " samples of '", data.source(),
+                   "' have labels outside [0, ", outputs, ")");
+    }
+  }
+
+  // Gathers samples into the batch buffers, on the device when the model runs there.
+  template <class Data>
+  std::pair<batch_view, target_view> load_batch(Data const& data,
+                                                std::span<std::size_t const> indices) {
+    std::size_t const rows = indices.size();
+    if (rows > capacity_) {
+      capacity_ = rows;
+      x_ = batch_view(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Trainer::x"), rows,
+                      Net::input_shape::size);
+      y_ = target_view(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Trainer::y"),
+                       rows * targets_per_sample);
+      x_host_ = Kokkos::create_mirror_view(x_);
+      y_host_ = Kokkos::create_mirror_view(y_);
+    }
+    data.gather(indices, x_host_.data(), y_host_.data());
+    batch_view x(x_, std::make_pair(std::size_t{0}, rows), Kokkos::ALL);
+    target_view y(y_, std::make_pair(std::size_t{0}, rows * targets_per_sample));
+    if constexpr (!is_host_accessible<memory_space>) {
+      Kokkos::deep_copy(
+          x, Kokkos::subview(x_host_, std::make_pair(std::size_t{0}, rows), Kokkos::ALL));
+      Kokkos::deep_copy(
+          y, Kokkos::subview(y_host_, std::make_pair(std::size_t{0}, rows * targets_per_sample)));
+    }
+    return {x, y};
+  }
+
+  template <class Output>
+  LossValue compute_loss(Output const& output, target_view const& y, double scale) {
+    if constexpr (classification) {
+      return LossType::compute(model_.space(), output, y, model_.output_gradient(), scale);
+    } else {
+      MatrixSlice<target_type const, memory_space> targets(y.data(), output.extent(0), outputs);
+      return LossType::compute(model_.space(), output, targets, model_.output_gradient(), scale);
+    }
+  }
+
+  // One optimizer step over global batches [first, last) of the plan (several when
+  // accumulating gradients).
+  template <class Data>
+  LossValue train_step(Data const& data, data::BatchPlan const& plan, std::size_t first,
+                       std::size_t last, double lr) {
+    std::size_t rows_total = 0;
+    for (std::size_t b = first; b < last; ++b) {
+      rows_total += plan.batch(b).size();
+    }
+    model_.train();
+    LossValue step_loss;
+    for (std::size_t b = first; b < last; ++b) {
+      auto const global = plan.batch(b);
+      auto const range = runtime_.shard(global.size());
+      model_.set_sample_offset(b * options_.batch + range.begin);
+      std::span<std::size_t const> mine(global.data() + range.begin, range.size());
+      if (mine.empty()) {
+        continue;
+      }
+      auto const [x, y] = load_batch(data, mine);
+      auto const output = model_.forward(x);
+      LossValue const loss = compute_loss(output, y, 1.0 / double(rows_total));
+      step_loss += loss;
+      check_targets(loss, data, "fit");
+      if (!std::isfinite(loss.sum)) {
+        fail_non_finite(loss.sum, b, plan.num_batches());
+      }
+      model_.backward(b == first ? 0.0f : 1.0f, [this](std::size_t offset, std::size_t count) {
+        runtime_.gradients_ready(model_, offset, count);
+      });
+    }
+    runtime_.finish_gradients(model_);
+    step_loss = runtime_.combine(step_loss);
+    double scale = 1.0;
+    if (options_.clip_norm > 0) {
+      scale = clip_factor(global_norm(model_.space(), model_.gradients()), options_.clip_norm);
+    }
+    optimizer_.step(model_.space(), model_.parameters(), model_.gradients(), lr, scale);
+    ++state_.step;
+    return step_loss;
+  }
+
+  [[noreturn]] void fail_non_finite(double loss, std::size_t batch, std::size_t batches) const {
+    std::string kept = "no checkpoint was written in this run";
+    if (last_checkpoint_) {
+      kept = "the last checkpoint, " + describe_checkpoint() + ", is intact";
+    }
+    detail::fail("loom::Trainer::fit: the loss became ", loss, " in epoch ", state_.epoch + 1,
+                 ", batch ", batch + 1, " of ", batches, " (optimizer step ", state_.step + 1,
+                 "); training stopped before this step changed the parameters, and ", kept,
+                 ". Lower the learning rate, set clip_norm, or check the data for NaN/Inf");
+  }
+
+  std::string describe_checkpoint() const {
+    if (!last_checkpoint_) {
+      return "(none)";
+    }
+    return "'" + last_checkpoint_->string() + "' (epoch " +
+           std::to_string(last_checkpoint_state_.epoch) + ", batch " +
+           std::to_string(last_checkpoint_state_.batch) + ")";
+  }
+
+  template <class View>
+  static std::vector<typename View::non_const_value_type> host_copy(View const& view) {
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
+    return {host.data(), host.data() + host.size()};
+  }
+
+  io::ByteWriter model_section() const {
+    io::ByteWriter out;
+    out.write_string(model_identity());
+    out.write_u64(model_fingerprint());
+    out.write_u64(model_type::num_parameters);
+    std::vector<std::uint64_t> offsets(model_type::parameter_offsets.begin(),
+                                       model_type::parameter_offsets.end());
+    out.write_array(offsets);
+    out.write_u64(model_.seed());
+    out.write_u64(model_.step());
+    return out;
+  }
+
+  void read_model_section(io::CheckpointReader const& reader) {
+    auto in = reader.section("model");
+    std::string const identity = in.read_string();
+    std::uint64_t const fingerprint = in.read_u64();
+    if (identity != model_identity() || fingerprint != model_fingerprint()) {
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
+                   "' was written for the model ", identity, ", but this trainer's model is ",
+                   model_identity(), "; load it into a Trainer of the model it was written for");
+    }
+    if (in.read_u64() != model_type::num_parameters ||
+        in.template read_array<std::uint64_t>().size() != model_type::num_stages) {
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
+                   "' describes the parameters of ", identity,
+                   " differently from this build of loom");
+    }
+    std::uint64_t const seed = in.read_u64();
+    std::uint64_t const step = in.read_u64();
+    in.expect_end();
+    model_.set_seed(seed);
+    model_.set_step(step);
+  }
+
+  io::ByteWriter optimizer_section() const {
+    io::ByteWriter out;
+    out.write_string(OptimizerType::name());
+    out.write_u64(optimizer_.steps());
+    out.write_u64(optimizer_.buffers().size());
+    for (auto const& buffer : optimizer_.buffers()) {
+      out.write_string(buffer.name);
+      out.write_array(host_copy(buffer.view));
+    }
+    return out;
+  }
+
+  void read_optimizer_section(io::CheckpointReader const& reader) {
+    auto in = reader.section("optimizer");
+    std::string const name = in.read_string();
+    if (name != OptimizerType::name()) {
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
+                   "' holds the state of optimizer ", name, ", but this trainer uses ",
+                   OptimizerType::name());
+    }
+    std::uint64_t const steps = in.read_u64();
+    std::uint64_t const count = in.read_u64();
+    if (count != optimizer_.buffers().size()) {
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ", count,
+                   " state buffers of ", name, "; this build of loom has ",
+                   optimizer_.buffers().size());
+    }
+    for (auto const& buffer : optimizer_.buffers()) {
+      std::string const buffer_name = in.read_string();
+      auto const values = in.template read_array<float>();
+      if (buffer_name != buffer.name || values.size() != buffer.view.extent(0)) {
+        detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ", name,
+                     " state '", buffer_name, "' of ", values.size(),
+                     " values where this trainer keeps '", buffer.name, "' of ",
+                     buffer.view.extent(0),
+                     " (were the optimizer options, e.g. momentum, different?)");
+      }
+      auto host = Kokkos::create_mirror_view(buffer.view);
+      std::copy(values.begin(), values.end(), host.data());
+      Kokkos::deep_copy(buffer.view, host);
+    }
+    in.expect_end();
+    optimizer_.set_steps(steps);
+  }
+
+  io::ByteWriter trainer_section() const {
+    io::ByteWriter out;
+    out.write_u64(state_.epoch);
+    out.write_u64(state_.batch);
+    out.write_u64(state_.step);
+    out.write_u64(options_.seed);
+    out.write_u64(options_.batch);
+    out.write_u64(options_.shuffle ? 1 : 0);
+    out.write_u64(data_size_hint_);
+    return out;
+  }
+
+  void read_trainer_section(io::CheckpointReader const& reader) {
+    auto in = reader.section("trainer");
+    TrainingState state;
+    state.epoch = in.read_u64();
+    state.batch = in.read_u64();
+    state.step = in.read_u64();
+    std::uint64_t const seed = in.read_u64();
+    std::uint64_t const batch = in.read_u64();
+    bool const shuffle = in.read_u64() != 0;
+    std::uint64_t const samples = in.read_u64();
+    in.expect_end();
+    if (seed != options_.seed || shuffle != options_.shuffle) {
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
+                   "' was written with seed ", seed,
+                   (shuffle ? " and shuffling" : " without shuffling"), "; this trainer has seed ",
+                   options_.seed, (options_.shuffle ? " and shuffling" : " without shuffling"),
+                   "; resume with the same options to continue the same training");
+    }
+    state_ = state;
+    resumed_data_ = std::make_pair(std::size_t(samples), std::size_t(batch));
+  }
+
+  // Hooks: each callback defines what it wants.
+  template <class C>
+  void call_fit_begin(C& c, FitInfo const& info) {
+    if constexpr (detail::HasFitBegin<C, Trainer>) {
+      c.on_fit_begin(*this, info);
+    }
+  }
+  template <class C>
+  void call_batch_end(C& c, BatchInfo const& info) {
+    if constexpr (detail::HasBatchEnd<C, Trainer>) {
+      c.on_batch_end(*this, info);
+    }
+  }
+  template <class C>
+  void call_epoch_evaluate(C& c, EpochInfo& info) {
+    if constexpr (detail::HasEpochEvaluate<C, Trainer>) {
+      c.on_epoch_evaluate(*this, info);
+    }
+  }
+  template <class C>
+  void call_epoch_end(C& c, EpochInfo const& info) {
+    if constexpr (detail::HasEpochEnd<C, Trainer>) {
+      c.on_epoch_end(*this, info);
+    }
+  }
+  template <class C>
+  void call_fit_end(C& c) {
+    if constexpr (detail::HasFitEnd<C, Trainer>) {
+      c.on_fit_end(*this);
+    }
+  }
+
+  options_type options_;
+  model_type model_;
+  optimizer_state optimizer_;
+  runtime_type runtime_;
+  LrSchedule schedule_ = LrSchedule::constant();
+  TrainingState state_;
+  std::optional<std::filesystem::path> last_checkpoint_;
+  TrainingState last_checkpoint_state_;
+  std::optional<std::pair<std::size_t, std::size_t>> resumed_data_;
+  std::uint64_t data_size_hint_ = 0;
+  std::size_t capacity_ = 0;
+  batch_view x_;
+  target_view y_;
+  typename batch_view::HostMirror x_host_;
+  typename target_view::HostMirror y_host_;
+};
+
+} // namespace loom
