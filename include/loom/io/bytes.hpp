@@ -218,8 +218,11 @@ private:
     if (size == 0) {
       return;
     }
-    auto const* first = static_cast<std::byte const*>(data);
-    bytes_.insert(bytes_.end(), first, first + size);
+    // resize + memcpy rather than insert: g++ 12 misreports insert into an empty vector
+    // under -Wstringop-overflow.
+    std::size_t const offset = bytes_.size();
+    bytes_.resize(offset + size);
+    std::memcpy(bytes_.data() + offset, data, size);
   }
 
   std::vector<std::byte> bytes_;

@@ -71,7 +71,12 @@ inline std::string os_reason(int error) {
 
 /// \brief A path quoted for a message: 'dir/file.ckpt'.
 inline std::string quoted(std::filesystem::path const& path) {
-  return "'" + path.string() + "'";
+  // Appends rather than operator+: g++ 12 misreports the latter under -Wrestrict.
+  std::string out;
+  out += '\'';
+  out += path.string();
+  out += '\'';
+  return out;
 }
 
 /// \brief zlib's CRC-32, continued from `crc` over any number of bytes.

@@ -58,7 +58,7 @@ struct ReLU : detail::ActivationLayer<ReLU, DerivativeFrom::output> {
   static std::string name() { return "ReLU"; }
   template <class T>
   KOKKOS_INLINE_FUNCTION static T forward(T x) {
-    return x > T(0) ? x : T(0);
+    return x < T(0) ? T(0) : x; // NaN passes through, so a diverged run is noticed
   }
   template <class T>
   KOKKOS_INLINE_FUNCTION static T backward(T y, T dy) {
@@ -75,7 +75,7 @@ struct LeakyReLU : detail::ActivationLayer<LeakyReLU<Slope>, DerivativeFrom::out
   static std::string name() { return "LeakyReLU<" + detail::format_number(Slope) + ">"; }
   template <class T>
   KOKKOS_INLINE_FUNCTION static T forward(T x) {
-    return x > T(0) ? x : T(Slope) * x;
+    return x < T(0) ? T(Slope) * x : x;
   }
   // y > 0 exactly when x > 0, because Slope ≥ 0.
   template <class T>

@@ -150,6 +150,10 @@ public:
   options_type const& options() const { return options_; }
   TrainingState const& state() const { return state_; }
   bool is_root() const { return runtime_.is_root(); }
+  /// Asks fit() to return after the current step (callbacks call it: early stopping, time
+  /// limits). The state stays consistent: a checkpoint saved afterwards resumes there.
+  void stop() { stop_requested_ = true; }
+
   /// The checkpoint last written by save() or read by load(), if any.
   std::optional<std::filesystem::path> const& last_checkpoint() const { return last_checkpoint_; }
 
@@ -188,14 +192,15 @@ public:
     fit_info.classification = classification;
     fit_info.model = Net::name();
     fit_info.data = data.source();
+    stop_requested_ = false;
     (call_fit_begin(callbacks, fit_info), ...);
 
-    for (; state_.epoch < epochs.count; ++state_.epoch, state_.batch = 0) {
+    for (; state_.epoch < epochs.count && !stop_requested_; ++state_.epoch, state_.batch = 0) {
       plan.set_epoch(state_.epoch);
       LossValue running;
       double seconds = 0;
       double lr = current_lr();
-      while (state_.batch < plan.num_batches()) {
+      while (state_.batch < plan.num_batches() && !stop_requested_) {
         auto const start = std::chrono::steady_clock::now();
         std::size_t const last = std::min(state_.batch + options_.accumulate, plan.num_batches());
         lr = current_lr();
@@ -216,6 +221,9 @@ public:
         info.samples_per_second = seconds > 0 ? double(running.count) / seconds : 0;
         info.classification = classification;
         (call_batch_end(callbacks, info), ...);
+      }
+      if (state_.batch < plan.num_batches()) {
+        break; // stopped inside the epoch
       }
       EpochInfo info;
       info.epoch = state_.epoch;
@@ -454,7 +462,7 @@ private:
   [[noreturn]] void fail_non_finite(double loss, std::size_t batch, std::size_t batches) const {
     std::string kept = "no checkpoint was written in this run";
     if (last_checkpoint_) {
-      kept = "the last checkpoint, " + describe_checkpoint() + ", is intact";
+      kept = detail::concat("the last checkpoint, ", describe_checkpoint(), ", is intact");
     }
     detail::fail("loom::Trainer::fit: the loss became ", loss, " in epoch ", state_.epoch + 1,
                  ", batch ", batch + 1, " of ", batches, " (optimizer step ", state_.step + 1,
@@ -466,9 +474,9 @@ private:
     if (!last_checkpoint_) {
       return "(none)";
     }
-    return "'" + last_checkpoint_->string() + "' (epoch " +
-           std::to_string(last_checkpoint_state_.epoch) + ", batch " +
-           std::to_string(last_checkpoint_state_.batch) + ")";
+    return detail::concat("'", last_checkpoint_->string(), "' (epoch ",
+                          last_checkpoint_state_.epoch, ", batch ", last_checkpoint_state_.batch,
+                          ")");
   }
 
   template <class View>
@@ -634,6 +642,7 @@ private:
   std::optional<std::pair<std::size_t, std::size_t>> resumed_data_;
   std::uint64_t data_size_hint_ = 0;
   std::size_t capacity_ = 0;
+  bool stop_requested_ = false;
   batch_view x_;
   target_view y_;
   typename batch_view::HostMirror x_host_;
