@@ -34,5 +34,11 @@ template <class... Parts>
 template <class T>
 inline constexpr bool always_false = false;
 
+/// `static_assert(detail::checked<check_thing<T>()>);` runs a check function (whose own
+/// static_asserts speak to the user) when a class is instantiated, and adds no message of its
+/// own: static data members would only be evaluated when used.
+template <bool>
+inline constexpr bool checked = true;
+
 } // namespace detail
 } // namespace loom

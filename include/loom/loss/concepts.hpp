@@ -6,8 +6,7 @@
 //     L::target_type                std::int32_t (class labels, one per sample) or float
 //                                   (targets, one per output)
 //     L::name()                     std::string
-//     L::template check<OutputShape>()
-//                                   constexpr bool; static_asserts that the network's output
+//     L::template check<Net>()      constexpr bool; static_asserts that the network's output
 //                                   fits the loss
 //     L::compute(space, output, targets, gradient, gradient_scale) -> LossValue
 //                                   one fused kernel: the loss of every sample and

@@ -17,7 +17,7 @@ struct MSE {
   using target_type = float;
   static std::string name() { return "MSE"; }
 
-  template <class OutputShape>
+  template <class Net>
   static constexpr bool check() {
     return true;
   }

@@ -3,6 +3,7 @@
 #include <loom/core/math.hpp>
 #include <loom/core/shape.hpp>
 #include <loom/core/tensor.hpp>
+#include <loom/layers/softmax.hpp>
 #include <loom/loss/concepts.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -10,11 +11,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace loom {
 
 template <class OutputShape>
 struct loom_error_softmax_cross_entropy_needs_flat_output;
+template <class Net>
+struct loom_error_network_ends_with_softmax;
 
 /// \brief Softmax followed by cross-entropy against integer class labels, as one numerically
 ///        stable kernel: per sample, loss = log Σⱼ exp(zⱼ - m) - (z_label - m) with m = max z,
@@ -25,13 +29,22 @@ struct SoftmaxCrossEntropy {
   using target_type = std::int32_t;
   static std::string name() { return "SoftmaxCrossEntropy"; }
 
-  template <class OutputShape>
+  /// Checks that the network ends in logits: a flat vector of at least two, and no Softmax.
+  template <class Net>
   static constexpr bool check() {
-    if constexpr (OutputShape::rank != 1 || OutputShape::size < 2) {
-      (void)sizeof(loom_error_softmax_cross_entropy_needs_flat_output<OutputShape>);
-      static_assert(OutputShape::rank == 1 && OutputShape::size >= 2,
+    using Out = typename Net::output_shape;
+    if constexpr (Out::rank != 1 || Out::size < 2) {
+      (void)sizeof(loom_error_softmax_cross_entropy_needs_flat_output<Out>);
+      static_assert(Out::rank == 1 && Out::size >= 2,
                     "loom::SoftmaxCrossEntropy: the network must end in a flat vector of at "
                     "least 2 logits, one per class; end it with Dense<classes>");
+      return false;
+    } else if constexpr (std::is_same_v<typename Net::last_layer, Softmax>) {
+      (void)sizeof(loom_error_network_ends_with_softmax<Net>);
+      static_assert(!std::is_same_v<typename Net::last_layer, Softmax>,
+                    "loom::SoftmaxCrossEntropy: the network ends with loom::Softmax, but the loss "
+                    "applies softmax itself; remove the final Softmax so the network ends in "
+                    "logits");
       return false;
     }
     return true;

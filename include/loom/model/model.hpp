@@ -7,6 +7,7 @@
 #include <loom/core/tensor.hpp>
 #include <loom/kernels/copy.hpp>
 #include <loom/kernels/gemm.hpp>
+#include <loom/layers/activations.hpp>
 #include <loom/layers/concepts.hpp>
 #include <loom/model/sequential.hpp>
 
@@ -105,25 +106,27 @@ class Model {
                 "execution space such as Kokkos::DefaultExecutionSpace");
   static_assert(std::is_floating_point_v<Scalar>,
                 "loom::Model<Net, ExecutionSpace, Scalar>: Scalar must be float or double");
-  static constexpr bool net_ok = detail::check_network<Net>();
+  static_assert(detail::checked<detail::check_network<Net>()>);
+  // After a failed check, compile on with a stand-in so that the diagnostic is the only error.
+  using net = std::conditional_t<Network<Net>, Net, Sequential<Input<1>, Identity>>;
 
 public:
   using network_type = Net;
   using execution_space = ExecutionSpace;
   using memory_space = typename ExecutionSpace::memory_space;
   using value_type = Scalar;
-  using input_shape = typename Net::input_shape;
-  using output_shape = typename Net::output_shape;
-  using stage_tuple = typename Net::template stages<Scalar, ExecutionSpace>;
+  using input_shape = typename net::input_shape;
+  using output_shape = typename net::output_shape;
+  using stage_tuple = typename net::template stages<Scalar, ExecutionSpace>;
   using buffer_type = Vector<Scalar, memory_space>;
   using batch_type = MatrixSlice<Scalar, memory_space>;
   using const_batch_type = MatrixSlice<Scalar const, memory_space>;
 
-  static constexpr std::size_t num_parameters = Net::num_parameters;
+  static constexpr std::size_t num_parameters = net::num_parameters;
 
 private:
   using table =
-      typename detail::stage_table<typename Net::template stage_list<Scalar, ExecutionSpace>>::type;
+      typename detail::stage_table<typename net::template stage_list<Scalar, ExecutionSpace>>::type;
 
 public:
   static constexpr std::size_t num_stages = table::count;
@@ -255,11 +258,11 @@ public:
   /// A table of the layers, their output shapes and parameter counts, like Keras's
   /// model.summary().
   static std::string summary() {
-    using Layers = typename Net::layers;
+    using Layers = typename net::layers;
     constexpr auto fused = detail::fused_flags(Layers{});
     std::ostringstream out;
     std::string const rule(72, '-');
-    out << "Model: " << Net::name() << "\n"
+    out << "Model: " << net::name() << "\n"
         << rule << "\n"
         << pad("Layer", 34) << pad("Output shape", 22) << "Param #\n"
         << std::string(72, '=') << "\n"

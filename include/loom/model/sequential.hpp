@@ -187,6 +187,8 @@ public:
   /// The layers with their positions and shapes (detail::LayerAt).
   using layers = typename walk::type;
   using output_shape = typename walk::output_shape;
+  /// The last layer as written.
+  using last_layer = typename decltype((std::type_identity<Layers>{}, ...))::type;
   static constexpr bool valid = input_ok && walk::valid;
 
   /// Parameters of the whole network; a compile-time constant.

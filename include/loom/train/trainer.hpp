@@ -7,10 +7,12 @@
 #include <loom/data/sampler.hpp>
 #include <loom/io/checkpoint.hpp>
 #include <loom/loss/concepts.hpp>
+#include <loom/loss/mse.hpp>
 #include <loom/model/model.hpp>
 #include <loom/optim/clip.hpp>
 #include <loom/optim/concepts.hpp>
 #include <loom/optim/schedule.hpp>
+#include <loom/optim/sgd.hpp>
 #include <loom/parallel/single_process.hpp>
 #include <loom/train/info.hpp>
 
@@ -28,9 +30,6 @@
 #include <utility>
 
 namespace loom {
-
-template <class NetOutputShape, class LossType>
-struct loom_error_loss_does_not_fit_network;
 
 /// \brief The runtime values of a Trainer: a plain aggregate, filled with designated
 ///        initialisers.
@@ -89,6 +88,14 @@ inline std::uint64_t fingerprint(std::string const& text) {
   return hash;
 }
 
+template <class OptimizerType>
+constexpr bool check_optimizer() {
+  static_assert(Optimizer<OptimizerType>, "loom::Trainer<Net, Loss, Optimizer, ...>: Optimizer "
+                                          "must be a loom optimizer such as loom::SGD or "
+                                          "loom::Adam");
+  return Optimizer<OptimizerType>;
+}
+
 template <class Net, class LossType>
 constexpr bool check_loss_fits() {
   if constexpr (!Loss<LossType>) {
@@ -96,7 +103,7 @@ constexpr bool check_loss_fits() {
                                   "as loom::SoftmaxCrossEntropy or loom::MSE");
     return false;
   } else {
-    return LossType::template check<typename Net::output_shape>();
+    return LossType::template check<Net>();
   }
 }
 } // namespace detail
@@ -114,23 +121,24 @@ constexpr bool check_loss_fits() {
 template <class Net, class LossType, class OptimizerType, class Strategy = SingleProcess,
           class ExecutionSpace = Kokkos::DefaultExecutionSpace>
 class Trainer {
-  static_assert(Optimizer<OptimizerType>, "loom::Trainer<Net, Loss, Optimizer, ...>: Optimizer "
-                                          "must be a loom optimizer such as loom::SGD or "
-                                          "loom::Adam");
-  static constexpr bool loss_ok = detail::check_loss_fits<Net, LossType>();
+  static_assert(detail::checked<detail::check_optimizer<OptimizerType>()>);
+  static_assert(detail::checked<detail::check_loss_fits<Net, LossType>()>);
+  // After a failed check, compile on with a stand-in so that the diagnostic is the only error.
+  using optimizer_impl = std::conditional_t<Optimizer<OptimizerType>, OptimizerType, SGD>;
+  using loss_impl = std::conditional_t<Loss<LossType>, LossType, MSE>;
 
 public:
   using network_type = Net;
-  using loss_type = LossType;
-  using optimizer_type = OptimizerType;
+  using loss_type = loss_impl;
+  using optimizer_type = optimizer_impl;
   using strategy_type = Strategy;
   using execution_space = ExecutionSpace;
   using memory_space = typename ExecutionSpace::memory_space;
   using value_type = float;
   using model_type = Model<Net, ExecutionSpace, float>;
-  using optimizer_state = typename OptimizerType::template state<float, ExecutionSpace>;
-  using options_type = TrainerOptions<OptimizerType>;
-  using target_type = typename LossType::target_type;
+  using optimizer_state = typename optimizer_impl::template state<float, ExecutionSpace>;
+  using options_type = TrainerOptions<optimizer_impl>;
+  using target_type = typename loss_impl::target_type;
   static constexpr bool classification = std::is_integral_v<target_type>;
   static constexpr std::size_t outputs = Net::output_shape::size;
   static constexpr std::size_t targets_per_sample = classification ? 1 : outputs;
@@ -358,7 +366,7 @@ private:
     }
     if (data.target_size() != targets_per_sample) {
       detail::fail("loom::Trainer::", what, ": '", data.source(), "' has ", data.target_size(),
-                   " targets per sample but ", LossType::name(), " on this network needs ",
+                   " targets per sample but ", loss_impl::name(), " on this network needs ",
                    targets_per_sample);
     }
     static_assert(std::is_same_v<typename Data::target_type, target_type>,
@@ -410,10 +418,10 @@ private:
   template <class Output>
   LossValue compute_loss(Output const& output, target_view const& y, double scale) {
     if constexpr (classification) {
-      return LossType::compute(model_.space(), output, y, model_.output_gradient(), scale);
+      return loss_impl::compute(model_.space(), output, y, model_.output_gradient(), scale);
     } else {
       MatrixSlice<target_type const, memory_space> targets(y.data(), output.extent(0), outputs);
-      return LossType::compute(model_.space(), output, targets, model_.output_gradient(), scale);
+      return loss_impl::compute(model_.space(), output, targets, model_.output_gradient(), scale);
     }
   }
 
@@ -522,7 +530,7 @@ private:
 
   io::ByteWriter optimizer_section() const {
     io::ByteWriter out;
-    out.write_string(OptimizerType::name());
+    out.write_string(optimizer_impl::name());
     out.write_u64(optimizer_.steps());
     out.write_u64(optimizer_.buffers().size());
     for (auto const& buffer : optimizer_.buffers()) {
@@ -535,10 +543,10 @@ private:
   void read_optimizer_section(io::CheckpointReader const& reader) {
     auto in = reader.section("optimizer");
     std::string const name = in.read_string();
-    if (name != OptimizerType::name()) {
+    if (name != optimizer_impl::name()) {
       detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
                    "' holds the state of optimizer ", name, ", but this trainer uses ",
-                   OptimizerType::name());
+                   optimizer_impl::name());
     }
     std::uint64_t const steps = in.read_u64();
     std::uint64_t const count = in.read_u64();
