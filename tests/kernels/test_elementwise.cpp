@@ -34,7 +34,7 @@ TEST(elementwise, bias_activation_forward_and_backward_by_hand) {
   Mat dy("dy", 3, 2);
   Kokkos::deep_copy(dy, 2.0);
   Kokkos::deep_copy(db, 10.0);
-  kernels::bias_activation_backward<ReLU>(space, z, dy, db, 1.0); // accumulate into db
+  kernels::bias_activation_backward<ReLU>(space, z, dy, db, 1.0, 1.0); // accumulate into db
   auto hdy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dy);
   auto hdb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), db);
   double const dz[] = {2, 0, 0, 2, 2, 2};
@@ -55,7 +55,7 @@ TEST(elementwise, bias_gradient_is_independent_of_thread_count) {
   }
   Kokkos::deep_copy(saved, hs);
   Kokkos::deep_copy(dy, saved);
-  kernels::bias_activation_backward<Tanh>(ExecutionSpace(), saved, dy, db, 0.0);
+  kernels::bias_activation_backward<Tanh>(ExecutionSpace(), saved, dy, db, 1.0, 0.0);
   auto hdb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), db);
   for (int j = 0; j < 100; ++j) {
     double sum = 0;

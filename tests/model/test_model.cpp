@@ -86,6 +86,33 @@ TEST(model, accumulating_two_halves_equals_the_whole_batch) {
   }
 }
 
+TEST(model, backward_into_the_parameters_applies_an_sgd_step) {
+  // θ ← (1 - lr·λ)·θ - lr·∇ written by backward itself equals a separate step.
+  double const lr = 0.1, decay = 0.01;
+  M separate(9), fused(9);
+  separate.eval();
+  fused.eval();
+  auto x = batch(5);
+  for (M* m : {&separate, &fused}) {
+    m->forward(x);
+    Kokkos::deep_copy(m->output_gradient(), 0.3);
+  }
+  separate.backward();
+  auto p = host(separate.parameters());
+  auto const g = host(separate.gradients());
+  for (std::size_t k = 0; k < p.size(); ++k) {
+    p[k] = (1 - lr * decay) * p[k] - lr * g[k];
+  }
+  fused.backward_into(fused.parameters(), -lr, 1 - lr * decay);
+  auto const q = host(fused.parameters());
+  for (std::size_t k = 0; k < p.size(); ++k) {
+    EXPECT_NEAR(q[k], p[k], 1e-14) << k;
+  }
+  EXPECT_THROW(
+      fused.backward_into(Kokkos::View<double*, Kokkos::LayoutRight, Memory>("t", 3), 1.0, 0.0),
+      loom::Error);
+}
+
 TEST(model, batch_size_may_grow_and_shrink) {
   M model(5);
   model.eval();

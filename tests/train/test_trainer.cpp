@@ -164,6 +164,25 @@ TEST(trainer, one_epoch_then_resume_equals_two_epochs_with_a_fixed_schedule) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(trainer, sgd_applied_in_backward_equals_a_separate_step) {
+  // Plain SGD (with weight decay) is written into the weights by the backward pass; a clip
+  // norm too large to clip forces the separate gradient + step path.
+  auto const data = make_data(100);
+  TrainerOptions<SGD> options{
+      .batch = 16, .lr = 0.05, .optimizer = {.weight_decay = 0.01}, .seed = 3};
+  T<SGD> fused(options);
+  options.clip_norm = 1e30;
+  T<SGD> separate(options);
+  fused.fit(data, epochs(2));
+  separate.fit(data, epochs(2));
+  EXPECT_EQ(fused.optimizer().steps(), separate.optimizer().steps());
+  auto const a = host(fused.model().parameters());
+  auto const b = host(separate.model().parameters());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    ASSERT_NEAR(a[k], b[k], 1e-5f * (1 + std::abs(b[k]))) << k;
+  }
+}
+
 TEST(trainer, learns_and_evaluates) {
   auto const train = make_data(800, 1);
   auto const test = make_data(400, 2);

@@ -85,11 +85,12 @@ void bias_activation_forward(ExecutionSpace const& space, XView const& x, BiasVi
 }
 
 /// \brief dy(i, j) ← Activation'(saved(i, j))·dy(i, j) in place, and, when db is not empty,
-///        db(j) = db_beta·db(j) + Σᵢ dy(i, j) over the updated dy, in the same pass.
+///        db(j) = db_alpha·Σᵢ dy(i, j) + db_beta·db(j) over the updated dy, in the same pass.
 ///        `saved` is the activation's output or input, as Activation::derivative_from says.
 template <class Activation, class ExecutionSpace, class SavedView, class DyView, class DbView>
 void bias_activation_backward(ExecutionSpace const& space, SavedView const& saved, DyView const& dy,
-                              DbView const& db, typename DyView::non_const_value_type db_beta) {
+                              DbView const& db, typename DyView::non_const_value_type db_alpha,
+                              typename DyView::non_const_value_type db_beta) {
   using Scalar = typename DyView::non_const_value_type;
   int const rows = static_cast<int>(dy.extent(0));
   int const cols = static_cast<int>(dy.extent(1));
@@ -116,7 +117,8 @@ void bias_activation_backward(ExecutionSpace const& space, SavedView const& save
             }
           }
           for (int j = 0; j < width; ++j) {
-            db(j0 + j) = db_beta == Scalar(0) ? sum[j] : db_beta * db(j0 + j) + sum[j];
+            db(j0 + j) =
+                db_beta == Scalar(0) ? db_alpha * sum[j] : db_alpha * sum[j] + db_beta * db(j0 + j);
           }
         });
   } else {
@@ -129,7 +131,7 @@ void bias_activation_backward(ExecutionSpace const& space, SavedView const& save
             dy(i, j) = d;
             sum += d;
           }
-          db(j) = db_beta == Scalar(0) ? sum : db_beta * db(j) + sum;
+          db(j) = db_beta == Scalar(0) ? db_alpha * sum : db_alpha * sum + db_beta * db(j);
         });
   }
 }

@@ -19,7 +19,7 @@ public:
   static constexpr std::size_t parameter_count = 0;
   static constexpr std::size_t workspace_per_sample = 0;
 
-  void bind(VectorSlice<Scalar, memory_space>, VectorSlice<Scalar, memory_space>) {}
+  void bind(VectorSlice<Scalar, memory_space>) {}
   void bind_workspace(VectorSlice<Scalar, memory_space>, std::size_t) {}
   void initialize(ExecutionSpace const&, CounterRng const&) {}
 
@@ -31,7 +31,8 @@ public:
 
   template <class XView, class YView, class DyView, class DxView>
   void backward(ExecutionSpace const& space, PassContext<Scalar> const&, XView const& x,
-                YView const& y, DyView const& dy, DxView const& dx) const {
+                YView const& y, DyView const& dy, DxView const& dx,
+                VectorSlice<Scalar, memory_space>) const {
     if (dx.extent(0) == 0) {
       return;
     }

@@ -20,15 +20,19 @@
 //
 // Stage (runtime; one per layer, or per layer + fused activation)
 //     input_shape, output_shape, parameter_count, workspace_per_sample (extra Scalars per row)
-//     bind(params, grads)                    views into the model's flat buffers
+//     bind(params)                           a view of its slice of the flat parameter buffer
 //     bind_workspace(workspace, batch)       batch × workspace_per_sample scratch, kept
 //                                            from forward to backward
 //     initialize(space, rng)                 fill its parameters
 //     forward(space, ctx, x, y)              x: batch × In::size, y: batch × Out::size
-//     backward(space, ctx, x, y, dy, dx)     dy may be overwritten; dx is empty when the
-//                                            gradient of the input is not needed
-//   Semantics: a stage reads and writes nothing but its views; backward writes (or, with
-//   ctx.gradient_beta == 1, adds to) its parameters' gradients.
+//     backward(space, ctx, x, y, dy, dx, g)  dy may be overwritten; dx is empty when the
+//                                            gradient of the input is not needed; g is the
+//                                            stage's slice of a buffer laid out like the
+//                                            parameters, set to α·∂L/∂θ + β·g
+//                                            (ctx.gradient_alpha, ctx.gradient_beta)
+//   Semantics: a stage reads and writes nothing but its views. It computes dx before it writes
+//   g, so g may be the parameters themselves: with α = -lr and β = 1 backward applies an SGD
+//   step as it goes.
 
 #include <loom/core/shape.hpp>
 
@@ -61,7 +65,8 @@ struct PassContext {
   std::uint64_t step = 0;          ///< training steps taken: the dropout stream
   std::uint64_t sample_offset = 0; ///< global index of row 0 (a rank's slice of a batch)
   std::size_t stage = 0;           ///< the stage's position
-  Scalar gradient_beta = 0;        ///< 0: backward overwrites gradients; 1: adds to them
+  Scalar gradient_alpha = 1;       ///< backward writes α·∂L/∂θ + β·target
+  Scalar gradient_beta = 0;        ///< 0: overwrite the target; 1: add to it
 };
 
 /// \brief Whether an elementwise activation's derivative is computed from its output (ReLU,

@@ -117,12 +117,10 @@ public:
   static constexpr std::size_t workspace_per_sample = keeps_preactivation ? Units : 0;
   static constexpr bool has_epilogue = HasBias || !std::is_same_v<Activation, Identity>;
 
-  void bind(VectorSlice<Scalar, memory_space> params, VectorSlice<Scalar, memory_space> grads) {
+  void bind(VectorSlice<Scalar, memory_space> params) {
     weight_ = MatrixSlice<Scalar, memory_space>(params.data(), Units, inputs);
-    weight_grad_ = MatrixSlice<Scalar, memory_space>(grads.data(), Units, inputs);
     if constexpr (HasBias) {
       bias_ = VectorSlice<Scalar, memory_space>(params.data() + Units * inputs, Units);
-      bias_grad_ = VectorSlice<Scalar, memory_space>(grads.data() + Units * inputs, Units);
     }
   }
 
@@ -163,17 +161,24 @@ public:
 
   template <class XView, class YView, class DyView, class DxView>
   void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
-                YView const& y, DyView const& dy, DxView const& dx) const {
+                YView const& y, DyView const& dy, DxView const& dx,
+                VectorSlice<Scalar, memory_space> target) const {
+    MatrixSlice<Scalar, memory_space> const weight_target(target.data(), Units, inputs);
+    VectorSlice<Scalar, memory_space> const bias_target(
+        HasBias ? target.data() + Units * inputs : nullptr, HasBias ? Units : 0);
     if constexpr (has_epilogue) {
-      kernels::bias_activation_backward<Activation>(space, pre(y), dy, bias_grad_,
-                                                    ctx.gradient_beta);
+      // dy becomes ∂L/∂(pre-activation); the bias part of the target is set in the same pass.
+      kernels::bias_activation_backward<Activation>(space, pre(y), dy, bias_target,
+                                                    ctx.gradient_alpha, ctx.gradient_beta);
     }
-    kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, Scalar(1), dy, x,
-                  ctx.gradient_beta, weight_grad_);
+    // The input gradient reads the weights, so it comes before the target (which may be the
+    // weights themselves) is written.
     if (dx.extent(0) > 0) {
       kernels::gemm(space, kernels::Op::none, kernels::Op::none, Scalar(1), dy, weight_, Scalar(0),
                     dx);
     }
+    kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, ctx.gradient_alpha, dy, x,
+                  ctx.gradient_beta, weight_target);
   }
 
 private:
@@ -188,8 +193,8 @@ private:
     }
   }
 
-  MatrixSlice<Scalar, memory_space> weight_, weight_grad_, preactivation_;
-  VectorSlice<Scalar, memory_space> bias_, bias_grad_;
+  MatrixSlice<Scalar, memory_space> weight_, preactivation_;
+  VectorSlice<Scalar, memory_space> bias_;
 };
 
 } // namespace detail

@@ -235,11 +235,27 @@ public:
   /// last layer first: a data-parallel strategy starts reducing it while backward goes on.
   template <class Callback = detail::NoCallback>
   void backward(Scalar gradient_beta = Scalar(0), Callback&& on_gradients_ready = {}) {
-    if (batch_ == 0 && input_.data() == nullptr) {
+    backward_into(gradients_, Scalar(1), gradient_beta, std::forward<Callback>(on_gradients_ready));
+  }
+
+  /// The backward pass into any buffer laid out like parameters():
+  /// target ← alpha·∂loss/∂θ + beta·target. Each stage finishes reading its parameters before
+  /// it writes its slice, so the target may be parameters() itself: with alpha = -lr and
+  /// beta = 1 (or 1 - lr·λ for weight decay), backward applies an SGD step as it goes and no
+  /// gradient is stored.
+  template <class Callback = detail::NoCallback>
+  void backward_into(buffer_type const& target, Scalar alpha, Scalar beta,
+                     Callback&& on_gradients_ready = {}) {
+    if (input_.data() == nullptr) {
       detail::fail("loom::Model::backward: call forward() first");
     }
+    if (target.extent(0) != num_parameters) {
+      detail::fail("loom::Model::backward_into: the target holds ", target.extent(0),
+                   " values; the model has ", num_parameters, " parameters");
+    }
     auto ctx = context();
-    ctx.gradient_beta = gradient_beta;
+    ctx.gradient_alpha = alpha;
+    ctx.gradient_beta = beta;
     for_each_stage_reverse([&](auto i, auto& stage) {
       using Stage = std::decay_t<decltype(stage)>;
       ctx.stage = i;
@@ -247,7 +263,9 @@ public:
       batch_type const dx = i > 0 || input_gradient_enabled_
                                 ? gradient_view(i % 2, Stage::input_shape::size)
                                 : batch_type();
-      stage.backward(space_, ctx, stage_input(i), outputs_[i], dy, dx);
+      VectorSlice<Scalar, memory_space> const slice(target.data() + parameter_offsets[i],
+                                                    Stage::parameter_count);
+      stage.backward(space_, ctx, stage_input(i), outputs_[i], dy, dx, slice);
       if constexpr (Stage::parameter_count > 0) {
         on_gradients_ready(parameter_offsets[i], Stage::parameter_count);
       }
@@ -297,8 +315,6 @@ private:
     for_each_stage([&](auto i, auto& stage) {
       using Stage = std::decay_t<decltype(stage)>;
       stage.bind(VectorSlice<Scalar, memory_space>(parameters_.data() + parameter_offsets[i],
-                                                   Stage::parameter_count),
-                 VectorSlice<Scalar, memory_space>(gradients_.data() + parameter_offsets[i],
                                                    Stage::parameter_count));
     });
   }

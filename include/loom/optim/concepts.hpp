@@ -18,12 +18,24 @@
 //       steps(), set_steps(n)         updates taken (bias correction, checkpoints)
 //       buffers()                     its per-parameter state, {name, view}, for checkpoints
 //       options()                     the hyperparameters
+//   Optional
+//     state.linear_update(lr, gradient_scale) -> std::optional<LinearUpdate>
+//                                     when the step is θ ← β·θ + α·∇ (SGD without momentum),
+//                                     {α, β}: the backward pass can then write the step into
+//                                     the parameters directly (Model::backward_into);
+//     state.count_step()              records such a step
 
 #include <concepts>
 #include <string>
 #include <type_traits>
 
 namespace loom {
+
+/// \brief An update θ ← beta·θ + alpha·∇ that the backward pass can apply as it goes.
+struct LinearUpdate {
+  double alpha;
+  double beta;
+};
 
 template <class O>
 concept Optimizer = requires {

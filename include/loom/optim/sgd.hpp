@@ -8,6 +8,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace loom {
@@ -62,6 +63,19 @@ struct SGD {
       }
       ++this->steps_;
     }
+
+    /// Without momentum the step is linear in the gradient, θ ← β·θ + α·∇ with α = -lr·s
+    /// and β = 1 - lr·λ, so Model::backward_into(parameters, α, β) can apply it while
+    /// computing the gradient: no gradient is stored and no extra pass runs. Empty with
+    /// momentum. After such a backward pass, count it with count_step().
+    std::optional<LinearUpdate> linear_update(double lr, double gradient_scale = 1.0) const {
+      if (this->options_.momentum != 0.0) {
+        return std::nullopt;
+      }
+      return LinearUpdate{-lr * gradient_scale, 1.0 - lr * this->options_.weight_decay};
+    }
+    /// Records a step applied through linear_update().
+    void count_step() { ++this->steps_; }
 
   private:
     static options const& check(options const& opts) {

@@ -22,6 +22,9 @@ struct SingleProcess {
   template <class Model>
   class runtime {
   public:
+    /// Gradients need no synchronisation: an optimizer step may be applied during backward.
+    static constexpr bool local_gradients = true;
+
     runtime() = default;
     int rank() const { return 0; }
     int size() const { return 1; }

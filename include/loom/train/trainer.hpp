@@ -452,6 +452,16 @@ private:
       if (!std::isfinite(loss.sum)) {
         fail_non_finite(loss.sum, b, plan.num_batches());
       }
+      if constexpr (fusable_update) {
+        if (auto const update = fused_update(lr, last - first)) {
+          // One micro-batch, nothing to synchronise or clip: the SGD step is written into the
+          // weights by the backward pass itself.
+          model_.backward_into(model_.parameters(), float(update->alpha), float(update->beta));
+          optimizer_.count_step();
+          ++state_.step;
+          return runtime_.combine(step_loss);
+        }
+      }
       model_.backward(b == first ? 0.0f : 1.0f, [this](std::size_t offset, std::size_t count) {
         runtime_.gradients_ready(model_, offset, count);
       });
@@ -465,6 +475,20 @@ private:
     optimizer_.step(model_.space(), model_.parameters(), model_.gradients(), lr, scale);
     ++state_.step;
     return step_loss;
+  }
+
+  // The step as θ ← β·θ + α·∇ when the backward pass can apply it: an optimizer whose update
+  // is linear in the gradient, one micro-batch, no clipping, and a strategy with nothing to
+  // synchronise.
+  static constexpr bool fusable_update = requires(optimizer_state const& state) {
+    state.linear_update(0.0);
+  }
+  &&runtime_type::local_gradients;
+  std::optional<LinearUpdate> fused_update(double lr, std::size_t micro_batches) const {
+    if (micro_batches == 1 && options_.clip_norm == 0) {
+      return optimizer_.linear_update(lr);
+    }
+    return std::nullopt;
   }
 
   [[noreturn]] void fail_non_finite(double loss, std::size_t batch, std::size_t batches) const {
