@@ -14,6 +14,8 @@ using ExecutionSpace = Kokkos::OpenMP;
 using ExecutionSpace = Kokkos::Threads;
 #elif defined(LOOM_TEST_BACKEND_CUDA)
 using ExecutionSpace = Kokkos::Cuda;
+#elif defined(LOOM_TEST_BACKEND_HIP) && KOKKOS_VERSION >= 40000
+using ExecutionSpace = Kokkos::HIP;
 #elif defined(LOOM_TEST_BACKEND_HIP)
 using ExecutionSpace = Kokkos::Experimental::HIP;
 #else

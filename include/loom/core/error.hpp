@@ -1,9 +1,13 @@
 #pragma once
 
-#include <sstream>
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <cstdio>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
-#include <utility>
+#include <string_view>
 
 namespace loom {
 
@@ -17,18 +21,70 @@ public:
 
 namespace detail {
 
-/// Builds a message from its pieces with operator<<.
-template <class... Parts>
-[[nodiscard]] std::string concat(Parts const&... parts) {
-  std::ostringstream out;
-  (out << ... << parts);
-  return out.str();
+/// One piece of an error message: text, or a number formatted as operator<< formats it. Messages
+/// are built from these by one non-template function, so the many call sites of fail() do not
+/// each instantiate stream code.
+class MessagePart {
+public:
+  MessagePart(char const* text)
+      : text_(text) {}
+  MessagePart(std::string const& text)
+      : text_(text) {}
+  MessagePart(std::string_view text)
+      : text_(text) {}
+  MessagePart(char c)
+      : length_(1) {
+    buffer_[0] = c;
+  }
+  template <std::integral T>
+  MessagePart(T value) {
+    auto const result = std::to_chars(buffer_, buffer_ + sizeof buffer_, value);
+    length_ = static_cast<std::size_t>(result.ptr - buffer_);
+  }
+  template <std::floating_point T>
+  MessagePart(T value) {
+    int const n = std::snprintf(buffer_, sizeof buffer_, "%g", static_cast<double>(value));
+    length_ = n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+  MessagePart(MessagePart const&) = delete;
+  MessagePart& operator=(MessagePart const&) = delete;
+
+  std::string_view view() const { return length_ ? std::string_view(buffer_, length_) : text_; }
+
+private:
+  std::string_view text_;
+  char buffer_[32] = {};
+  std::size_t length_ = 0;
+};
+
+[[nodiscard]] inline std::string join(std::initializer_list<MessagePart> parts) {
+  std::size_t size = 0;
+  for (auto const& part : parts) {
+    size += part.view().size();
+  }
+  std::string out;
+  out.reserve(size);
+  for (auto const& part : parts) {
+    out.append(part.view());
+  }
+  return out;
 }
 
-/// Throws loom::Error with a message built from its pieces.
+[[noreturn]] [[gnu::cold]] [[gnu::noinline]] inline void
+fail_with(std::initializer_list<MessagePart> parts) {
+  throw Error(join(parts));
+}
+
+/// Builds a message from its pieces: strings and numbers.
+template <class... Parts>
+[[nodiscard]] std::string concat(Parts const&... parts) {
+  return join({MessagePart(parts)...});
+}
+
+/// Throws loom::Error with a message built from its pieces: strings and numbers.
 template <class... Parts>
 [[noreturn]] void fail(Parts const&... parts) {
-  throw Error(concat(parts...));
+  fail_with({MessagePart(parts)...});
 }
 
 template <class T>

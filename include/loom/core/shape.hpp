@@ -27,6 +27,14 @@ struct Shape {
   }
 };
 
+/// \brief A real number as a template argument: Dropout<0.5>, LeakyReLU<0.01>. A class holding
+///        a double, because clang before 18 rejects template parameters of type double.
+struct Real {
+  double value;
+  constexpr Real(double v)
+      : value(v) {} // implicit: Dropout<0.5> converts
+};
+
 template <class T>
 struct is_shape : std::false_type {};
 template <std::size_t... Dims>

@@ -67,20 +67,21 @@ struct ReLU : detail::ActivationLayer<ReLU, DerivativeFrom::output> {
 };
 
 /// \brief x for x > 0, Slope·x otherwise (0 ≤ Slope < 1).
-template <double Slope = 0.01>
+template <Real Slope = 0.01>
 struct LeakyReLU : detail::ActivationLayer<LeakyReLU<Slope>, DerivativeFrom::output> {
-  static_assert(Slope >= 0.0 && Slope < 1.0,
+  static constexpr double slope = Slope.value;
+  static_assert(slope >= 0.0 && slope < 1.0,
                 "loom::LeakyReLU<Slope>: Slope must lie in [0, 1); use loom::ReLU for Slope = 0");
   static constexpr bool is_leaky_relu = true;
-  static std::string name() { return "LeakyReLU<" + detail::format_number(Slope) + ">"; }
+  static std::string name() { return "LeakyReLU<" + detail::format_number(slope) + ">"; }
   template <class T>
   KOKKOS_INLINE_FUNCTION static T forward(T x) {
-    return x < T(0) ? T(Slope) * x : x;
+    return x < T(0) ? T(slope) * x : x;
   }
   // y > 0 exactly when x > 0, because Slope ≥ 0.
   template <class T>
   KOKKOS_INLINE_FUNCTION static T backward(T y, T dy) {
-    return y > T(0) ? dy : T(Slope) * dy;
+    return y > T(0) ? dy : T(slope) * dy;
   }
 };
 

@@ -15,7 +15,7 @@
 namespace loom {
 
 namespace detail {
-template <class In, class Scalar, class ExecutionSpace, double Rate>
+template <class In, class Scalar, class ExecutionSpace, Real Rate>
 class DropoutStage;
 }
 
@@ -25,12 +25,12 @@ class DropoutStage;
 ///        is recomputed in backward rather than stored, and it is the same on every backend
 ///        and for every split of the batch across ranks.
 /// \tparam Rate  drop probability in [0, 1)
-template <double Rate = 0.5>
+template <Real Rate = 0.5>
 struct Dropout {
-  static_assert(Rate >= 0.0 && Rate < 1.0, "loom::Dropout<Rate>: Rate must lie in [0, 1)");
+  static constexpr double rate = Rate.value;
+  static_assert(rate >= 0.0 && rate < 1.0, "loom::Dropout<Rate>: Rate must lie in [0, 1)");
   using layer_type = Dropout;
-  static constexpr double rate = Rate;
-  static std::string name() { return "Dropout<" + detail::format_number(Rate) + ">"; }
+  static std::string name() { return "Dropout<" + detail::format_number(rate) + ">"; }
   template <class In>
   using output_shape = In;
   template <class In>
@@ -45,7 +45,7 @@ struct Dropout {
 
 namespace detail {
 
-template <class In, class Scalar, class ExecutionSpace, double Rate>
+template <class In, class Scalar, class ExecutionSpace, Real Rate>
 class DropoutStage {
 public:
   using input_shape = In;
@@ -89,11 +89,11 @@ private:
                     OutView const& out, char const* label) {
     CounterRng const rng(ctx.seed, (ctx.step << 16) ^ (ctx.stage + 0xd1u));
     std::uint64_t const first = ctx.sample_offset * In::size;
-    Scalar const scale = Scalar(1.0 / (1.0 - Rate));
+    Scalar const scale = Scalar(1.0 / (1.0 - Rate.value));
     Kokkos::parallel_for(
         label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, out.size()),
         KOKKOS_LAMBDA(std::size_t k) {
-          bool const keep = rng.uniform<double>(first + k) >= Rate;
+          bool const keep = rng.uniform<double>(first + k) >= Rate.value;
           out.data()[k] = keep ? in.data()[k] * scale : Scalar(0);
         });
   }

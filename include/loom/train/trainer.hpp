@@ -677,8 +677,8 @@ private:
   bool stop_requested_ = false;
   batch_view x_;
   target_view y_;
-  typename batch_view::HostMirror x_host_;
-  typename target_view::HostMirror y_host_;
+  typename batch_view::host_mirror_type x_host_;
+  typename target_view::host_mirror_type y_host_;
 };
 
 } // namespace loom
