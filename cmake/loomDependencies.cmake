@@ -1,7 +1,7 @@
 # Finds loom's dependencies and mends known packaging quirks. Used by loom's own build and by
 # the installed loomConfig.cmake, so that consumers see exactly the dependencies loom saw.
 #
-#   loom_find_dependencies(KOKKOSKERNELS <ON|OFF|AUTO> BLAS <ON|OFF|AUTO>)
+#   loom_find_dependencies(KOKKOSKERNELS <ON|OFF|AUTO> BLAS <ON|OFF|AUTO> MPI <ON|OFF>)
 #
 # Sets LOOM_HAVE_KOKKOSKERNELS and LOOM_HAVE_BLAS (ON/OFF) in the caller's scope.
 include_guard(GLOBAL)
@@ -45,11 +45,14 @@ function(_loom_kokkoskernels_fits _result)
 endfunction()
 
 macro(loom_find_dependencies)
-  cmake_parse_arguments(_LOOM_DEP "" "KOKKOSKERNELS;BLAS" "" ${ARGN})
+  cmake_parse_arguments(_LOOM_DEP "" "KOKKOSKERNELS;BLAS;MPI" "" ${ARGN})
   find_package(Kokkos 3.4 REQUIRED CONFIG)
   _loom_mend_kokkos_target()
   find_package(Boost 1.74 REQUIRED CONFIG)
   find_package(ZLIB REQUIRED)
+  if(_LOOM_DEP_MPI)
+    find_package(MPI REQUIRED COMPONENTS CXX)
+  endif()
 
   set(LOOM_HAVE_KOKKOSKERNELS OFF)
   if(NOT _LOOM_DEP_KOKKOSKERNELS STREQUAL "OFF")

@@ -28,6 +28,13 @@ message(STATUS "loom: Kokkos ${Kokkos_VERSION} backends ${_loom_backends_found};
 set(LOOM_TEST_ENVIRONMENT
     "OMP_NUM_THREADS=2" "OMP_PROC_BIND=false" "OMP_WAIT_POLICY=PASSIVE" "OPENBLAS_NUM_THREADS=1")
 
+# MPI tests: one thread per rank (ranks share two cores), Open MPI allowed to run as root (CI
+# containers), more ranks than cores.
+set(LOOM_MPI_TEST_ENVIRONMENT
+    "OMP_NUM_THREADS=1" "OMP_PROC_BIND=false" "OMP_WAIT_POLICY=PASSIVE" "OPENBLAS_NUM_THREADS=1"
+    "OMPI_ALLOW_RUN_AS_ROOT=1" "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" "OMPI_MCA_rmaps_base_oversubscribe=1")
+set(LOOM_MPIEXEC_FLAGS "--oversubscribe" CACHE STRING "Flags mpiexec gets before the rank count's program")
+
 # Warnings apply to loom's own targets only, never to the INTERFACE target.
 # g++ 12 reports std::string concatenation ("'" + s + "'") under -Wrestrict wrongly (GCC bug
 # 105651), so tests may concatenate freely; loom's headers avoid the pattern for their users.

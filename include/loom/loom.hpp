@@ -5,6 +5,12 @@
 
 #include <loom/config.hpp>
 
+#include <loom/comm/compression.hpp>
+#include <loom/comm/concepts.hpp>
+#include <loom/comm/mpi.hpp>
+#include <loom/comm/recursive_halving.hpp>
+#include <loom/comm/ring.hpp>
+#include <loom/comm/self.hpp>
 #include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 #include <loom/core/random.hpp>
@@ -34,6 +40,7 @@
 #include <loom/optim/rmsprop.hpp>
 #include <loom/optim/schedule.hpp>
 #include <loom/optim/sgd.hpp>
+#include <loom/parallel/data_parallel.hpp>
 #include <loom/parallel/single_process.hpp>
 #include <loom/train/callbacks.hpp>
 #include <loom/train/trainer.hpp>

@@ -346,9 +346,27 @@ public:
     if (path_.empty()) {
       loom::detail::fail("loom::io::CheckpointReader: the checkpoint path is empty");
     }
-    auto data = std::make_shared<std::vector<std::byte>>(read_file());
+    auto data = std::make_shared<std::vector<std::byte>>(read_contents(path_));
     parse(*data);
     data_ = std::move(data);
+  }
+
+  /// \brief Validates checkpoint bytes read elsewhere (by read_contents() on another rank, then
+  ///        broadcast); messages name `path`.
+  CheckpointReader(std::filesystem::path path, std::vector<std::byte> contents)
+      : path_(std::move(path)) {
+    auto data = std::make_shared<std::vector<std::byte>>(std::move(contents));
+    parse(*data);
+    data_ = std::move(data);
+  }
+
+  /// \brief The bytes of the file at `path`, not yet validated. Throws loom::Error naming the
+  ///        file when it cannot be read.
+  static std::vector<std::byte> read_contents(std::filesystem::path const& path) {
+    if (path.empty()) {
+      loom::detail::fail("loom::io::CheckpointReader: the checkpoint path is empty");
+    }
+    return read_file(path);
   }
 
   /// \brief The file this checkpoint was read from.
@@ -398,9 +416,9 @@ private:
     std::size_t size;
   };
 
-  std::vector<std::byte> read_file() const {
-    auto const file_name = detail::quoted(path_);
-    detail::FileDescriptor file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  static std::vector<std::byte> read_file(std::filesystem::path const& path) {
+    auto const file_name = detail::quoted(path);
+    detail::FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (file.get() < 0) {
       loom::detail::fail("loom::io::CheckpointReader: cannot open checkpoint ", file_name, ": ",
                          detail::os_reason(errno));

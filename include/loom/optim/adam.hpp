@@ -1,5 +1,6 @@
 #pragma once
 
+#include <loom/core/detail/format.hpp>
 #include <loom/core/error.hpp>
 #include <loom/core/math.hpp>
 #include <loom/core/tensor.hpp>
@@ -15,6 +16,12 @@
 namespace loom {
 
 namespace detail {
+template <class Options>
+std::string describe_adam(Options const& o) {
+  return "beta1=" + format_number(o.beta1) + ", beta2=" + format_number(o.beta2) +
+         ", eps=" + format_number(o.eps) + ", weight_decay=" + format_number(o.weight_decay);
+}
+
 // Adam's update; Decoupled selects AdamW's weight decay (θ ← θ - ηλθ) over L2 (g ← g + λθ).
 template <bool Decoupled, class Options, class Scalar, class ExecutionSpace>
 class AdamState : public OptimizerStateBase<Options, Scalar, ExecutionSpace, 2> {
@@ -82,6 +89,7 @@ struct Adam {
   };
   static constexpr double default_lr = 1e-3;
   static std::string name() { return "Adam"; }
+  static std::string describe(options const& o) { return detail::describe_adam(o); }
   template <class Scalar, class ExecutionSpace>
   class state : public detail::AdamState<false, options, Scalar, ExecutionSpace> {
   public:
@@ -102,6 +110,7 @@ struct AdamW {
   };
   static constexpr double default_lr = 1e-3;
   static std::string name() { return "AdamW"; }
+  static std::string describe(options const& o) { return detail::describe_adam(o); }
   template <class Scalar, class ExecutionSpace>
   class state : public detail::AdamState<true, options, Scalar, ExecutionSpace> {
   public:

@@ -8,6 +8,8 @@
 //                                     from loom::Trainer's lr and schedule)
 //     O::default_lr                   a sensible base learning rate
 //     O::name()                       std::string
+//     O::describe(options)            the options as text ("momentum=0.9, ..."): messages,
+//                                     and the check that every process runs the same
 //     O::template state<Scalar, ExecutionSpace>
 //                                     its state over a flat parameter buffer, constructed
 //                                     from (num_parameters, options), with
@@ -42,6 +44,7 @@ concept Optimizer = requires {
   typename O::optimizer_type;
   typename O::options;
   { O::name() } -> std::convertible_to<std::string>;
+  { O::describe(typename O::options{}) } -> std::convertible_to<std::string>;
 }
 &&std::is_same_v<typename O::optimizer_type, O>;
 

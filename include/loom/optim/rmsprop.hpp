@@ -1,5 +1,6 @@
 #pragma once
 
+#include <loom/core/detail/format.hpp>
 #include <loom/core/error.hpp>
 #include <loom/core/math.hpp>
 #include <loom/core/tensor.hpp>
@@ -26,6 +27,11 @@ struct RMSprop {
   };
   static constexpr double default_lr = 0.01;
   static std::string name() { return "RMSprop"; }
+  static std::string describe(options const& o) {
+    return "alpha=" + detail::format_number(o.alpha) + ", eps=" + detail::format_number(o.eps) +
+           ", momentum=" + detail::format_number(o.momentum) +
+           ", weight_decay=" + detail::format_number(o.weight_decay);
+  }
 
   template <class Scalar, class ExecutionSpace>
   class state : public detail::OptimizerStateBase<options, Scalar, ExecutionSpace, 2> {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <loom/core/detail/format.hpp>
 #include <loom/core/error.hpp>
 #include <loom/core/tensor.hpp>
 #include <loom/optim/concepts.hpp>
@@ -26,6 +27,11 @@ struct SGD {
   };
   static constexpr double default_lr = 0.01;
   static std::string name() { return "SGD"; }
+  static std::string describe(options const& o) {
+    return "momentum=" + detail::format_number(o.momentum) +
+           ", nesterov=" + (o.nesterov ? "true" : "false") +
+           ", weight_decay=" + detail::format_number(o.weight_decay);
+  }
 
   template <class Scalar, class ExecutionSpace>
   class state : public detail::OptimizerStateBase<options, Scalar, ExecutionSpace, 1> {

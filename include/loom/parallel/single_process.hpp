@@ -1,10 +1,13 @@
 #pragma once
 
+#include <loom/core/environment.hpp>
 #include <loom/data/sampler.hpp>
 #include <loom/loss/concepts.hpp>
+#include <loom/parallel/detail/consensus.hpp>
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace loom {
 
@@ -17,7 +20,12 @@ namespace loom {
 /// step, and combines the metrics of all processes.
 struct SingleProcess {
   using strategy_type = SingleProcess;
+  static constexpr bool needs_environment = false;
   static std::string name() { return "SingleProcess"; }
+
+  /// \brief Runtime options (TrainerOptions::parallel): none.
+  struct options {};
+  static std::string describe(options const&) { return "none"; }
 
   template <class Model>
   class runtime {
@@ -26,6 +34,7 @@ struct SingleProcess {
     static constexpr bool local_gradients = true;
 
     runtime() = default;
+    runtime(Environment const&, options const&) {}
     int rank() const { return 0; }
     int size() const { return 1; }
     bool is_root() const { return true; }
@@ -34,11 +43,21 @@ struct SingleProcess {
     /// Makes every process start from the same parameters.
     void synchronize_parameters(Model&) {}
     /// Called by backward() with each finished slice of the gradient buffer.
-    void gradients_ready(Model&, std::size_t /*offset*/, std::size_t /*count*/) {}
+    void gradients_ready(Model&, std::size_t /*offset*/, std::size_t /*count*/,
+                         bool /*last_micro_batch*/) {}
     /// Completes the gradients (sums over processes) before the optimizer step.
     void finish_gradients(Model&) {}
     /// Sums a metric over processes.
     LossValue combine(LossValue const& local) const { return local; }
+    /// Checks that every process runs the same configuration.
+    void check_configuration(detail::Configuration const&) {}
+    /// Runs f; with several processes, an error on one becomes an error on all.
+    template <class F>
+    auto collectively(F&& f) -> decltype(f()) {
+      return f();
+    }
+    /// Gives every process the root's bytes.
+    void broadcast(std::vector<std::byte>&) {}
   };
 };
 

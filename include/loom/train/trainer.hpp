@@ -1,11 +1,13 @@
 #pragma once
 
+#include <loom/core/detail/format.hpp>
 #include <loom/core/detail/kokkos.hpp>
 #include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 #include <loom/data/concepts.hpp>
 #include <loom/data/sampler.hpp>
 #include <loom/io/checkpoint.hpp>
+#include <loom/kernels/copy.hpp>
 #include <loom/loss/concepts.hpp>
 #include <loom/loss/mse.hpp>
 #include <loom/model/model.hpp>
@@ -37,7 +39,7 @@ namespace loom {
 /// loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD> trainer(
 ///     {.batch = 128, .lr = 0.05, .optimizer = {.momentum = 0.9}, .seed = 1});
 /// \endcode
-template <class OptimizerType>
+template <class OptimizerType, class Strategy = SingleProcess>
 struct TrainerOptions {
   std::size_t batch = 32;                         ///< global batch size
   double lr = OptimizerType::default_lr;          ///< base learning rate
@@ -48,6 +50,7 @@ struct TrainerOptions {
   bool shuffle = true;                            ///< a new sample order every epoch
   std::size_t accumulate = 1;                     ///< micro-batches per optimizer step
   std::size_t eval_batch = 1000;                  ///< batch size of evaluate()
+  typename Strategy::options parallel = {};       ///< the strategy's options (bucket size, ...)
 };
 
 /// \brief Where a Trainer stands: what a checkpoint saves and a resumed run continues from.
@@ -137,20 +140,34 @@ public:
   using value_type = float;
   using model_type = Model<Net, ExecutionSpace, float>;
   using optimizer_state = typename optimizer_impl::template state<float, ExecutionSpace>;
-  using options_type = TrainerOptions<optimizer_impl>;
+  using options_type = TrainerOptions<optimizer_impl, Strategy>;
   using target_type = typename loss_impl::target_type;
   static constexpr bool classification = std::is_integral_v<target_type>;
   static constexpr std::size_t outputs = Net::output_shape::size;
   static constexpr std::size_t targets_per_sample = classification ? 1 : outputs;
 
-  explicit Trainer(options_type options = {})
+  /// A trainer of one process.
+  explicit Trainer(options_type options = {}) requires(!Strategy::needs_environment)
       : options_(check(options))
       , model_(options_.seed)
       , optimizer_(model_type::num_parameters, options_.optimizer) {
-    runtime_.synchronize_parameters(model_);
+    start();
   }
-  Trainer(Environment const&, options_type options = {})
-      : Trainer(std::move(options)) {}
+  /// A trainer whose strategy runs over the processes of env.comm(). Every process constructs
+  /// it; they check that they run the same configuration and start from rank 0's parameters.
+  Trainer(Environment const& env, options_type options = {})
+      : options_(check(options))
+      , model_(options_.seed)
+      , optimizer_(model_type::num_parameters, options_.optimizer)
+      , runtime_(env, options_.parallel) {
+    start();
+  }
+  Trainer(Trainer const&) = delete;
+  Trainer& operator=(Trainer const&) = delete;
+
+  /// This process's rank and the number of processes of the strategy.
+  int rank() const { return runtime_.rank(); }
+  int size() const { return runtime_.size(); }
 
   model_type& model() { return model_; }
   model_type const& model() const { return model_; }
@@ -174,7 +191,16 @@ public:
   ///         step is not applied; checkpoints written before stay as they are)
   template <data::Dataset Data, class... Callbacks>
   void fit(Data const& data, Epochs epochs, Callbacks&&... callbacks) {
-    check_data(data, "fit");
+    runtime_.collectively([&] { check_data(data, "fit"); });
+    {
+      detail::Configuration configuration = options_configuration();
+      configuration.add("samples", std::to_string(data.size()));
+      configuration.add("features", std::to_string(data.sample_size()));
+      configuration.add("epochs", std::to_string(epochs.count));
+      configuration.add("position", detail::concat("epoch ", state_.epoch, ", batch ", state_.batch,
+                                                   ", step ", state_.step));
+      runtime_.check_configuration(configuration);
+    }
     data_size_hint_ = data.size();
     data::BatchPlan plan(data.size(), options_.batch, options_.seed, options_.shuffle);
     if (resumed_data_ &&
@@ -256,7 +282,7 @@ public:
   /// evaluation mode (dropout off), in batches of options().eval_batch.
   template <data::Dataset Data>
   LossValue evaluate(Data const& data) {
-    check_data(data, "evaluate");
+    runtime_.collectively([&] { check_data(data, "evaluate"); });
     bool const was_training = model_.training();
     model_.eval();
     LossValue total;
@@ -284,44 +310,56 @@ public:
   }
 
   /// Writes a checkpoint (atomically: a temporary file, then a rename): the model type and
-  /// parameters, the optimizer state, the dropout stream, the data order and position.
+  /// parameters, the optimizer state, the dropout stream, the data order and position. With
+  /// several processes rank 0 writes it (every rank holds the same state); every rank calls
+  /// save() and learns of a failure.
   void save(std::filesystem::path const& path) {
-    if (runtime_.is_root()) {
-      io::CheckpointWriter writer;
-      writer.add("model", model_section());
-      io::ByteWriter params;
-      params.write_array(host_copy(model_.parameters()));
-      writer.add("parameters", std::move(params));
-      writer.add("optimizer", optimizer_section());
-      writer.add("trainer", trainer_section());
-      writer.write(path);
-    }
+    runtime_.collectively([&] {
+      if (runtime_.is_root()) {
+        io::CheckpointWriter writer;
+        writer.add("model", model_section());
+        io::ByteWriter params;
+        params.write_array(host_copy(model_.parameters()));
+        writer.add("parameters", std::move(params));
+        writer.add("optimizer", optimizer_section());
+        writer.add("trainer", trainer_section());
+        writer.write(path);
+      }
+    });
     last_checkpoint_ = path;
     last_checkpoint_state_ = state_;
   }
 
-  /// Restores what save() wrote; the next fit() continues where that run stood.
+  /// Restores what save() wrote, at any number of processes (rank 0 reads the file and
+  /// passes it on); the next fit() continues where that run stood. Nothing changes when the
+  /// checkpoint is refused.
   /// \throws loom::Error naming the file when it is missing, damaged, or holds another model
   ///         type or optimizer
   void load(std::filesystem::path const& path) {
-    io::CheckpointReader reader(path);
-    read_model_section(reader);
-    std::vector<float> params;
-    {
-      auto section = reader.section("parameters");
-      params = section.template read_array<float>();
-      section.expect_end();
-    }
-    if (params.size() != model_type::num_parameters) {
-      detail::fail("loom::Trainer::load: checkpoint '", path.string(), "' holds ", params.size(),
-                   " parameters; the model has ", model_type::num_parameters);
-    }
-    read_optimizer_section(reader);
-    read_trainer_section(reader);
+    std::vector<std::byte> bytes = runtime_.collectively([&] {
+      return runtime_.is_root() ? io::CheckpointReader::read_contents(path)
+                                : std::vector<std::byte>{};
+    });
+    runtime_.broadcast(bytes);
+    Restored restored = runtime_.collectively([&] {
+      io::CheckpointReader reader(path, std::move(bytes));
+      return read_checkpoint(reader);
+    });
+    // Everything was read and checked: apply it.
     auto host = Kokkos::create_mirror_view(model_.parameters());
-    std::copy(params.begin(), params.end(), host.data());
+    std::copy(restored.parameters.begin(), restored.parameters.end(), host.data());
     Kokkos::deep_copy(model_.parameters(), host);
-    runtime_.synchronize_parameters(model_);
+    model_.set_seed(restored.model_seed);
+    model_.set_step(restored.model_step);
+    for (std::size_t b = 0; b < optimizer_.buffers().size(); ++b) {
+      auto const& values = restored.optimizer_buffers[b];
+      auto buffer = Kokkos::create_mirror_view(optimizer_.buffers()[b].view);
+      std::copy(values.begin(), values.end(), buffer.data());
+      Kokkos::deep_copy(optimizer_.buffers()[b].view, buffer);
+    }
+    optimizer_.set_steps(restored.optimizer_steps);
+    state_ = restored.state;
+    resumed_data_ = restored.data;
     last_checkpoint_ = path;
     last_checkpoint_state_ = state_;
   }
@@ -338,6 +376,37 @@ private:
   using target_view = Kokkos::View<target_type*, memory_space>;
 
   static std::string model_identity() { return Net::name() + " (float)"; }
+
+  // Every process checks it runs what rank 0 runs, then starts from rank 0's parameters.
+  void start() {
+    runtime_.check_configuration(options_configuration());
+    if (options_.batch < std::size_t(runtime_.size())) {
+      detail::fail("loom::Trainer: ", Strategy::name(), " over ", runtime_.size(),
+                   " processes needs a global batch of at least ", runtime_.size(),
+                   " samples, one per process; batch is ", options_.batch);
+    }
+    runtime_.synchronize_parameters(model_);
+  }
+
+  detail::Configuration options_configuration() const {
+    detail::Configuration c;
+    c.add("model", model_identity());
+    c.add("loss", loss_impl::name());
+    c.add("optimizer",
+          optimizer_impl::name() + "(" + optimizer_impl::describe(options_.optimizer) + ")");
+    c.add("strategy", Strategy::name());
+    c.add("execution space", ExecutionSpace::name());
+    c.add("batch", std::to_string(options_.batch));
+    c.add("lr", detail::format_number(options_.lr));
+    c.add("schedule", options_.schedule.describe());
+    c.add("clip_norm", detail::format_number(options_.clip_norm));
+    c.add("seed", std::to_string(options_.seed));
+    c.add("shuffle", options_.shuffle ? "true" : "false");
+    c.add("accumulate", std::to_string(options_.accumulate));
+    c.add("eval_batch", std::to_string(options_.eval_batch));
+    c.add("parallel", Strategy::describe(options_.parallel));
+    return c;
+  }
 
   static options_type const& check(options_type const& options) {
     if (options.batch == 0) {
@@ -441,16 +510,26 @@ private:
       auto const range = runtime_.shard(global.size());
       model_.set_sample_offset(b * options_.batch + range.begin);
       std::span<std::size_t const> mine(global.data() + range.begin, range.size());
-      if (mine.empty()) {
-        continue;
+      LossValue local;
+      if (!mine.empty()) {
+        auto const [x, y] = load_batch(data, mine);
+        auto const output = model_.forward(x);
+        local = compute_loss(output, y, 1.0 / double(rows_total));
+      } else if (b == first) {
+        // A short last batch can leave a process without samples: it contributes nothing and
+        // takes part in every collective like the others.
+        kernels::fill(model_.space(), model_.gradients(), 0.0f);
       }
-      auto const [x, y] = load_batch(data, mine);
-      auto const output = model_.forward(x);
-      LossValue const loss = compute_loss(output, y, 1.0 / double(rows_total));
+      // Summed over processes before it is checked, so that every process stops together.
+      LossValue const loss = runtime_.combine(local);
       step_loss += loss;
       check_targets(loss, data, "fit");
       if (!std::isfinite(loss.sum)) {
         fail_non_finite(loss.sum, b, plan.num_batches());
+      }
+      if (mine.empty()) {
+        model_.set_step(model_.step() + 1); // the dropout stream advances as on the others
+        continue;
       }
       if constexpr (fusable_update) {
         if (auto const update = fused_update(lr, last - first)) {
@@ -459,15 +538,16 @@ private:
           model_.backward_into(model_.parameters(), float(update->alpha), float(update->beta));
           optimizer_.count_step();
           ++state_.step;
-          return runtime_.combine(step_loss);
+          return step_loss;
         }
       }
-      model_.backward(b == first ? 0.0f : 1.0f, [this](std::size_t offset, std::size_t count) {
-        runtime_.gradients_ready(model_, offset, count);
-      });
+      bool const last_micro_batch = b + 1 == last;
+      model_.backward(b == first ? 0.0f : 1.0f,
+                      [this, last_micro_batch](std::size_t offset, std::size_t count) {
+                        runtime_.gradients_ready(model_, offset, count, last_micro_batch);
+                      });
     }
     runtime_.finish_gradients(model_);
-    step_loss = runtime_.combine(step_loss);
     double scale = 1.0;
     if (options_.clip_norm > 0) {
       scale = clip_factor(global_norm(model_.space(), model_.gradients()), options_.clip_norm);
@@ -530,7 +610,36 @@ private:
     return out;
   }
 
-  void read_model_section(io::CheckpointReader const& reader) {
+  // What a checkpoint holds, read and checked before any of it is applied.
+  struct Restored {
+    std::vector<float> parameters;
+    std::uint64_t model_seed = 0;
+    std::uint64_t model_step = 0;
+    std::uint64_t optimizer_steps = 0;
+    std::vector<std::vector<float>> optimizer_buffers;
+    TrainingState state;
+    std::pair<std::size_t, std::size_t> data;
+  };
+
+  Restored read_checkpoint(io::CheckpointReader const& reader) const {
+    Restored restored;
+    read_model_section(reader, restored);
+    {
+      auto section = reader.section("parameters");
+      restored.parameters = section.template read_array<float>();
+      section.expect_end();
+    }
+    if (restored.parameters.size() != model_type::num_parameters) {
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ",
+                   restored.parameters.size(), " parameters; the model has ",
+                   model_type::num_parameters);
+    }
+    read_optimizer_section(reader, restored);
+    read_trainer_section(reader, restored);
+    return restored;
+  }
+
+  void read_model_section(io::CheckpointReader const& reader, Restored& restored) const {
     auto in = reader.section("model");
     std::string const identity = in.read_string();
     std::uint64_t const fingerprint = in.read_u64();
@@ -545,11 +654,9 @@ private:
                    "' describes the parameters of ", identity,
                    " differently from this build of loom");
     }
-    std::uint64_t const seed = in.read_u64();
-    std::uint64_t const step = in.read_u64();
+    restored.model_seed = in.read_u64();
+    restored.model_step = in.read_u64();
     in.expect_end();
-    model_.set_seed(seed);
-    model_.set_step(step);
   }
 
   io::ByteWriter optimizer_section() const {
@@ -564,7 +671,7 @@ private:
     return out;
   }
 
-  void read_optimizer_section(io::CheckpointReader const& reader) {
+  void read_optimizer_section(io::CheckpointReader const& reader, Restored& restored) const {
     auto in = reader.section("optimizer");
     std::string const name = in.read_string();
     if (name != optimizer_impl::name()) {
@@ -589,12 +696,10 @@ private:
                      buffer.view.extent(0),
                      " (were the optimizer options, e.g. momentum, different?)");
       }
-      auto host = Kokkos::create_mirror_view(buffer.view);
-      std::copy(values.begin(), values.end(), host.data());
-      Kokkos::deep_copy(buffer.view, host);
+      restored.optimizer_buffers.push_back(values);
     }
     in.expect_end();
-    optimizer_.set_steps(steps);
+    restored.optimizer_steps = steps;
   }
 
   io::ByteWriter trainer_section() const {
@@ -609,7 +714,7 @@ private:
     return out;
   }
 
-  void read_trainer_section(io::CheckpointReader const& reader) {
+  void read_trainer_section(io::CheckpointReader const& reader, Restored& restored) const {
     auto in = reader.section("trainer");
     TrainingState state;
     state.epoch = in.read_u64();
@@ -627,8 +732,8 @@ private:
                    options_.seed, (options_.shuffle ? " and shuffling" : " without shuffling"),
                    "; resume with the same options to continue the same training");
     }
-    state_ = state;
-    resumed_data_ = std::make_pair(std::size_t(samples), std::size_t(batch));
+    restored.state = state;
+    restored.data = std::make_pair(std::size_t(samples), std::size_t(batch));
   }
 
   // Hooks: each callback defines what it wants.
