@@ -2,11 +2,15 @@
 
 #include <loom/config.hpp>
 
+#include <loom/core/detail/consensus.hpp>
+
 #include <Kokkos_Core.hpp>
 
 #if defined(LOOM_ENABLE_MPI)
 #include <mpi.h>
 #endif
+
+#include <utility>
 
 namespace loom {
 
@@ -85,6 +89,20 @@ public:
   }
   bool is_root() const {
     return rank() == 0;
+  }
+
+  /// Runs f on every process; if it throws loom::Error on any process, every process throws
+  /// that message (the lowest failing rank's), so that none is left waiting for the others.
+  /// \code
+  /// auto train = env.collectively([] { return loom::data::fashion_mnist("train"); });
+  /// \endcode
+  template <class F>
+  auto collectively(F&& f) const -> decltype(f()) {
+#if defined(LOOM_ENABLE_MPI)
+    return detail::collectively(comm_, std::forward<F>(f));
+#else
+    return f();
+#endif
   }
 
 #if defined(LOOM_ENABLE_MPI)

@@ -4,6 +4,7 @@
 // classes, 60000 for training and 10000 for testing, in the IDX format of MNIST. Debian ships
 // it as the package dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist.
 
+#include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 #include <loom/data/idx.hpp>
 #include <loom/data/in_memory.hpp>
@@ -87,6 +88,13 @@ inline InMemoryDataset<std::int32_t> fashion_mnist(std::string_view split,
                        " pixels; Fashion-MNIST images are 28 x 28 = 784 pixels");
   }
   return data;
+}
+
+/// \brief fashion_mnist() on every process of `env`: a file that is missing or damaged on any
+///        process stops every process with that message.
+inline InMemoryDataset<std::int32_t> fashion_mnist(Environment const& env, std::string_view split,
+                                                   std::string dir = fashion_mnist_default_dir()) {
+  return env.collectively([&] { return fashion_mnist(split, dir); });
 }
 
 } // namespace loom::data

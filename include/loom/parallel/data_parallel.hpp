@@ -6,12 +6,12 @@
 #include <loom/comm/concepts.hpp>
 #include <loom/comm/mpi.hpp>
 #include <loom/comm/self.hpp>
+#include <loom/core/detail/consensus.hpp>
 #include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 #include <loom/core/tensor.hpp>
 #include <loom/data/sampler.hpp>
 #include <loom/loss/concepts.hpp>
-#include <loom/parallel/detail/consensus.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,9 +1,9 @@
 #pragma once
 
+#include <loom/core/detail/consensus.hpp>
 #include <loom/core/environment.hpp>
 #include <loom/data/sampler.hpp>
 #include <loom/loss/concepts.hpp>
-#include <loom/parallel/detail/consensus.hpp>
 
 #include <cstddef>
 #include <string>
