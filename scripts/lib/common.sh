@@ -90,6 +90,21 @@ loom_as_root() {
 }
 
 _loom_apt_updated=0
+# OpenBLAS 0.3.21 (Debian 12) does not know recent Intel models and falls back to its slowest
+# generic kernel; on a CPU with AVX2, ask for the Haswell kernel unless the caller chose one.
+loom_openblas_environment() {
+  if [[ -z "${OPENBLAS_CORETYPE:-}" ]] && grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+    export OPENBLAS_CORETYPE=Haswell
+  fi
+}
+
+# mpiexec as root (containers, CI) needs Open MPI's explicit consent.
+loom_mpi_environment() {
+  if [[ "$(id -u)" == 0 ]]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
+}
+
 loom_apt_update() {
   if ((_loom_apt_updated == 0)); then
     loom_log "apt-get update"

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -69,13 +70,21 @@ struct ProgressOptions {
 };
 
 /// \brief Shows training progress: epoch, batch, loss, accuracy and samples/s. On a terminal a
-///        bar redrawn in place (about 10 times a second); otherwise (a file, a pipe, a CI log)
-///        a few plain lines per epoch. Each epoch ends with a summary line.
+///        bar redrawn in place (about 10 times a second); otherwise (a file, a pipe, a CI log,
+///        a run under mpiexec) a few plain lines per epoch. Each epoch ends with a summary
+///        line. The environment variable LOOM_PROGRESS=bar or LOOM_PROGRESS=lines overrides.
 class Progress {
 public:
   explicit Progress(ProgressOptions options = {})
       : options_(options) {
-    live_ = options_.terminal && options_.stream == &std::cout && ::isatty(STDOUT_FILENO) != 0;
+    // mpiexec hands rank 0 a pseudo-terminal whatever its own output is, so under a launcher
+    // the plain lines are the default. LOOM_PROGRESS=bar or =lines decides explicitly.
+    char const* choice = std::getenv("LOOM_PROGRESS");
+    bool const launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") ||
+                          std::getenv("PMIX_RANK") || std::getenv("SLURM_PROCID");
+    bool const terminal = ::isatty(STDOUT_FILENO) != 0 && !launched;
+    live_ = options_.terminal && options_.stream == &std::cout &&
+            (choice ? std::string(choice) == "bar" : terminal);
   }
 
   template <class Trainer>
