@@ -135,6 +135,10 @@ public:
                            " of the batch) is out of range for '", source_, "', which has ", size(),
                            " samples");
       }
+      // Rows are scattered: start fetching the row after next while copying this one.
+      if (row + 2 < idx.size() && idx[row + 2] < size()) {
+        prefetch(features_.data() + idx[row + 2] * sample_size_, sample_size_ * sizeof(float));
+      }
       float const* const from = features_.data() + i * sample_size_;
       std::copy(from, from + sample_size_, x + row * sample_size_);
       if (y != nullptr) {
@@ -165,6 +169,15 @@ public:
   }
 
 private:
+  static void prefetch([[maybe_unused]] void const* address, [[maybe_unused]] std::size_t bytes) {
+#if defined(__GNUC__)
+    auto const* p = static_cast<char const*>(address);
+    for (std::size_t offset = 0; offset < bytes; offset += 64) {
+      __builtin_prefetch(p + offset);
+    }
+#endif
+  }
+
   void check_index(std::size_t i, char const* what) const {
     if (i >= size()) {
       loom::detail::fail("loom::data::InMemoryDataset::", what, ": sample index ", i,
