@@ -32,8 +32,11 @@ public:
   using communicator_type = RecursiveHalving;
   static std::string name() { return "comm::RecursiveHalving"; }
 
-  /// Buffers up to this many bytes use recursive doubling on the whole buffer.
+  /// Buffers up to this many bytes use recursive doubling on the whole buffer...
   static constexpr std::size_t small_message_bytes = 32 * 1024;
+  /// ...except those that fit the MPI library's eager protocol only once halved (Open MPI's
+  /// shared-memory transport sends up to 4 KiB, headers included, without a handshake).
+  static constexpr std::size_t eager_bytes = 4000;
 
   /// \param comm  the MPI communicator to work over (duplicated)
   explicit RecursiveHalving(MPI_Comm comm)
@@ -41,13 +44,11 @@ public:
 
   template <class T>
   void all_reduce(std::span<T> data, ReduceOp op) {
-    iall_reduce(data, op).wait();
+    run(data, all_reduce_steps(data.size(), small<T>(data.size())), op);
   }
   template <class T>
   Request iall_reduce(std::span<T> data, ReduceOp op) {
-    bool const small = data.size() * sizeof(T) <= small_message_bytes ||
-                       data.size() < static_cast<std::size_t>(power_of_two());
-    return start(data, all_reduce_steps(data.size(), small), op);
+    return start(data, all_reduce_steps(data.size(), small<T>(data.size())), op);
   }
 
   /// With a power-of-two number of ranks, recursive halving; otherwise a full all-reduce (every
@@ -96,6 +97,16 @@ public:
 private:
   explicit RecursiveHalving(detail::CommHandle handle)
       : MpiBase(std::move(handle)) {}
+
+  template <class T>
+  bool small(std::size_t n) const {
+    std::size_t const bytes = n * sizeof(T);
+    if (n < static_cast<std::size_t>(power_of_two())) {
+      return true;
+    }
+    bool const halves_go_eagerly = bytes > eager_bytes && bytes <= 2 * eager_bytes;
+    return bytes <= small_message_bytes && !halves_go_eagerly;
+  }
 
   int power_of_two() const {
     int p = 1;

@@ -37,18 +37,15 @@ public:
 
   template <class T>
   void all_reduce(std::span<T> data, ReduceOp op) {
-    iall_reduce(data, op).wait();
+    run(data, all_reduce_steps(data.size()), op);
   }
   template <class T>
   Request iall_reduce(std::span<T> data, ReduceOp op) {
-    auto steps = reduce_scatter_steps(data.size());
-    auto gather = all_gather_steps(data.size());
-    steps.insert(steps.end(), gather.begin(), gather.end());
-    return start(data, std::move(steps), op);
+    return start(data, all_reduce_steps(data.size()), op);
   }
   template <class T>
   void reduce_scatter(std::span<T> data, ReduceOp op) {
-    ireduce_scatter(data, op).wait();
+    run(data, reduce_scatter_steps(data.size()), op);
   }
   template <class T>
   Request ireduce_scatter(std::span<T> data, ReduceOp op) {
@@ -56,7 +53,7 @@ public:
   }
   template <class T>
   void all_gather(std::span<T> data) {
-    iall_gather(data).wait();
+    run(data, all_gather_steps(data.size()), ReduceOp::sum);
   }
   template <class T>
   Request iall_gather(std::span<T> data) {
@@ -70,6 +67,13 @@ private:
       : MpiBase(std::move(handle)) {}
 
   int wrap(int r) const { return ((r % size()) + size()) % size(); }
+
+  std::vector<detail::Step> all_reduce_steps(std::size_t n) const {
+    auto steps = reduce_scatter_steps(n);
+    auto gather = all_gather_steps(n);
+    steps.insert(steps.end(), gather.begin(), gather.end());
+    return steps;
+  }
 
   // Step s: send block r-s-1 to the right, receive block r-s-2 from the left and add it; after
   // p - 1 steps block r is complete here.

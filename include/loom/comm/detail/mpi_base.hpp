@@ -10,6 +10,7 @@
 #include <loom/comm/detail/mpi.hpp>
 #include <loom/comm/detail/schedule.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -92,6 +93,22 @@ protected:
       : handle_(std::move(handle))
       , pool_(std::make_unique<BufferPool>()) {}
 
+  // Runs a schedule built for this rank, blocking: small messages by one MPI_Sendrecv a step
+  // without allocating, large ones segmented as start() does.
+  template <class T>
+  void run(std::span<T> data, std::vector<Step> steps, ReduceOp op) {
+    std::size_t largest = 0;
+    for (Step const& step : steps) {
+      largest = std::max({largest, step.send_count, step.recv_count});
+    }
+    if (largest * sizeof(T) > segment_bytes) {
+      start(data, std::move(steps), op).wait();
+      return;
+    }
+    int const tag = first_collective_tag + static_cast<int>(sequence_++ % collective_tags);
+    run_blocking(handle_.get(), tag, data, steps, op, size(), scratch_);
+  }
+
   // Runs a schedule built for this rank, nonblocking; wait() on the result to block.
   template <class T>
   Request start(std::span<T> data, std::vector<Step> steps, ReduceOp op) {
@@ -109,6 +126,7 @@ protected:
 
   CommHandle handle_;
   std::unique_ptr<BufferPool> pool_; // a pointer: operations hold on to it across moves
+  std::vector<std::byte> scratch_;   // for blocking collectives
   unsigned long long sequence_ = 0;
 };
 

@@ -12,6 +12,7 @@
 #include <loom/comm/detail/mpi.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -35,26 +36,18 @@ struct Step {
   bool reduce = true; ///< combine what arrives into the buffer; false: store it
 };
 
-/// How steps combine: sum (also for average, divided at the end), max, min; bytes are combined
-/// with bitwise or (all_gather built on all_reduce: every other rank contributes zeros).
+/// How steps combine: sum (also for average, divided at the end), max, min; bytes with bitwise
+/// or (all_gather built on all_reduce: every other rank contributes zeros). Through
+/// MPI_Reduce_local, which runs the MPI library's own vectorised reduction kernels.
 template <class T>
 void combine(T* out, T const* in, std::size_t n, ReduceOp op) {
-  if constexpr (std::is_same_v<T, std::byte>) {
-    for (std::size_t i = 0; i < n; ++i) {
-      out[i] |= in[i];
-    }
-  } else if (op == ReduceOp::max) {
-    for (std::size_t i = 0; i < n; ++i) {
-      out[i] = in[i] > out[i] ? in[i] : out[i];
-    }
-  } else if (op == ReduceOp::min) {
-    for (std::size_t i = 0; i < n; ++i) {
-      out[i] = in[i] < out[i] ? in[i] : out[i];
-    }
-  } else {
-    for (std::size_t i = 0; i < n; ++i) {
-      out[i] += in[i];
-    }
+  MPI_Op const mpi = std::is_same_v<T, std::byte> ? MPI_BOR : mpi_op(op);
+  for (std::size_t first = 0; first < n;) {
+    std::size_t const count = std::min<std::size_t>(n - first, INT_MAX);
+    check_mpi(
+        MPI_Reduce_local(in + first, out + first, static_cast<int>(count), mpi_datatype<T>(), mpi),
+        "MPI_Reduce_local");
+    first += count;
   }
 }
 
@@ -96,9 +89,11 @@ private:
 /// Messages up to this size go in one piece; larger ones in segments of this size.
 inline constexpr std::size_t segment_bytes = std::size_t{1} << 20;
 
-/// Runs a schedule over `data`: posts each step's receives and sends (in segments), combines
-/// segments as they arrive, and moves to the next step when all of the step's messages are
-/// complete.
+/// Runs a schedule over `data`, nonblocking: posts each step's receives and sends in
+/// segments and combines segments as they arrive. It also looks one step ahead: a segment the
+/// next step sends goes out as soon as the segment of this step that produces it is combined,
+/// and the next step's receives are posted early, so that the steps overlap instead of
+/// running one after the other.
 template <class T>
 class ScheduleOperation final : public Operation {
 public:
@@ -118,11 +113,16 @@ public:
       }
     }
     if (scratch > 0) {
-      scratch_ = pool_->take(scratch * sizeof(T));
+      scratch_ = pool_->take(2 * scratch * sizeof(T)); // two: this step's and the next's
+      scratch_elements_ = scratch;
+    }
+    if (!steps_.empty()) {
+      open(current_, 0);
     }
   }
   ~ScheduleOperation() override {
-    cancel_outstanding();
+    cancel(current_);
+    cancel(next_);
     if (!scratch_.empty()) {
       pool_->give(std::move(scratch_));
     }
@@ -136,54 +136,142 @@ public:
 private:
   static constexpr std::size_t segment = std::max<std::size_t>(1, segment_bytes / sizeof(T));
 
-  T* scratch() { return reinterpret_cast<T*>(scratch_.data()); }
+  // One step's messages in flight.
+  struct InFlight {
+    std::size_t index = 0;
+    bool open = false;
+    bool receives_posted = false;
+    std::vector<MPI_Request> receives; // one a segment, in order
+    std::size_t received = 0;          // segments received (and combined)
+    std::vector<MPI_Request> sends;
+    std::size_t sends_posted = 0; // segments of the send range posted
+  };
 
-  void post(Step const& step) {
-    receives_.clear();
-    sends_.clear();
-    next_receive_ = 0;
-    MPI_Datatype const type = mpi_datatype<T>();
-    if (step.recv_from >= 0 && step.recv_count > 0) {
-      T* target = step.reduce ? scratch() : data_.data() + step.recv_begin;
-      for (std::size_t first = 0; first < step.recv_count; first += segment) {
-        std::size_t const n = std::min(segment, step.recv_count - first);
-        MPI_Request request;
-        check_mpi(MPI_Irecv(target + first, static_cast<int>(n), type, step.recv_from, tag_, comm_,
-                            &request),
-                  "MPI_Irecv");
-        receives_.push_back(request);
+  static std::size_t segments(std::size_t count) { return (count + segment - 1) / segment; }
+  static bool overlap(std::size_t a, std::size_t a_count, std::size_t b, std::size_t b_count) {
+    return a < b + b_count && b < a + a_count;
+  }
+  T* scratch_for(std::size_t index) {
+    return reinterpret_cast<T*>(scratch_.data()) + (index % 2) * scratch_elements_;
+  }
+
+  void open(InFlight& f, std::size_t index) {
+    f = InFlight{};
+    f.index = index;
+    f.open = true;
+  }
+
+  void post_receives(InFlight& f) {
+    Step const& step = steps_[f.index];
+    f.receives_posted = true;
+    if (step.recv_from < 0 || step.recv_count == 0) {
+      return;
+    }
+    T* target = step.reduce ? scratch_for(f.index) : data_.data() + step.recv_begin;
+    for (std::size_t first = 0; first < step.recv_count; first += segment) {
+      std::size_t const n = std::min(segment, step.recv_count - first);
+      MPI_Request request;
+      check_mpi(MPI_Irecv(target + first, static_cast<int>(n), mpi_datatype<T>(), step.recv_from,
+                          tag_, comm_, &request),
+                "MPI_Irecv");
+      f.receives.push_back(request);
+    }
+  }
+
+  // Posts the sends of `f` whose data is final: all of them for the current step; for the next
+  // step, those not written by the current step's receives, or already combined there.
+  void post_ready_sends(InFlight& f, InFlight const* producer) {
+    Step const& step = steps_[f.index];
+    if (step.send_to < 0) {
+      return;
+    }
+    std::size_t const total = segments(step.send_count);
+    while (f.sends_posted < total) {
+      std::size_t const first = f.sends_posted * segment;
+      std::size_t const n = std::min(segment, step.send_count - first);
+      std::size_t const begin = step.send_begin + first;
+      if (producer) {
+        Step const& p = steps_[producer->index];
+        if (p.recv_from >= 0 && overlap(begin, n, p.recv_begin, p.recv_count)) {
+          std::size_t const done = std::min(p.recv_count, producer->received * segment);
+          if (std::min(begin + n, p.recv_begin + p.recv_count) > p.recv_begin + done) {
+            return; // not combined yet
+          }
+        }
+      }
+      MPI_Request request;
+      check_mpi(MPI_Isend(data_.data() + begin, static_cast<int>(n), mpi_datatype<T>(),
+                          step.send_to, tag_, comm_, &request),
+                "MPI_Isend");
+      f.sends.push_back(request);
+      ++f.sends_posted;
+    }
+  }
+
+  // What can start of the step after the current one.
+  void look_ahead() {
+    std::size_t const index = current_.index + 1;
+    if (index >= steps_.size()) {
+      return;
+    }
+    Step const& now = steps_[current_.index];
+    Step const& step = steps_[index];
+    // Messages to one peer are matched in the order they are posted: the next step may only
+    // start once the current one has posted all of its own.
+    if (!next_.open) {
+      open(next_, index);
+    }
+    if (!next_.receives_posted) {
+      bool const safe =
+          step.reduce || step.recv_from < 0 ||
+          (!overlap(step.recv_begin, step.recv_count, now.send_begin, now.send_count) &&
+           !overlap(step.recv_begin, step.recv_count, now.recv_begin, now.recv_count));
+      if (!safe) {
+        return;
+      }
+      post_receives(next_);
+    }
+    post_ready_sends(next_, &current_);
+  }
+
+  bool complete_sends(InFlight& f, bool block) {
+    if (f.sends.empty()) {
+      return true;
+    }
+    if (block) {
+      check_mpi(MPI_Waitall(static_cast<int>(f.sends.size()), f.sends.data(), MPI_STATUSES_IGNORE),
+                "MPI_Waitall");
+    } else {
+      int flag = 0;
+      check_mpi(
+          MPI_Testall(static_cast<int>(f.sends.size()), f.sends.data(), &flag, MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+      if (!flag) {
+        return false;
       }
     }
-    if (step.send_to >= 0 && step.send_count > 0) {
-      T const* source = data_.data() + step.send_begin;
-      for (std::size_t first = 0; first < step.send_count; first += segment) {
-        std::size_t const n = std::min(segment, step.send_count - first);
-        MPI_Request request;
-        check_mpi(MPI_Isend(source + first, static_cast<int>(n), type, step.send_to, tag_, comm_,
-                            &request),
-                  "MPI_Isend");
-        sends_.push_back(request);
-      }
-    }
-    posted_ = true;
+    f.sends.clear();
+    return true;
   }
 
   // Advances through the steps; with `block`, waits instead of testing.
   bool run(bool block) {
-    while (current_ < steps_.size()) {
-      Step const& step = steps_[current_];
-      if (!posted_) {
-        post(step);
+    while (current_.open) {
+      Step const& step = steps_[current_.index];
+      if (!current_.receives_posted) {
+        post_receives(current_);
       }
+      post_ready_sends(current_, nullptr);
+      look_ahead();
       // Combining into a range that is also being sent must wait until the send is done.
-      bool const overlapping = step.reduce && step.send_to >= 0 && step.recv_from >= 0 &&
-                               step.send_begin < step.recv_begin + step.recv_count &&
-                               step.recv_begin < step.send_begin + step.send_count;
-      if (overlapping && !complete_sends(block)) {
+      bool const overlapping =
+          step.reduce && step.send_to >= 0 && step.recv_from >= 0 &&
+          overlap(step.send_begin, step.send_count, step.recv_begin, step.recv_count);
+      if (overlapping && !complete_sends(current_, block)) {
         return false;
       }
-      while (next_receive_ < receives_.size()) {
-        MPI_Request& request = receives_[next_receive_];
+      while (current_.received < current_.receives.size()) {
+        MPI_Request& request = current_.receives[current_.received];
         if (block) {
           check_mpi(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait");
         } else {
@@ -194,17 +282,25 @@ private:
           }
         }
         if (step.reduce) {
-          std::size_t const first = next_receive_ * segment;
+          std::size_t const first = current_.received * segment;
           std::size_t const n = std::min(segment, step.recv_count - first);
-          combine(data_.data() + step.recv_begin + first, scratch() + first, n, op_);
+          combine(data_.data() + step.recv_begin + first, scratch_for(current_.index) + first, n,
+                  op_);
         }
-        ++next_receive_;
+        ++current_.received;
+        look_ahead();
       }
-      if (!complete_sends(block)) {
+      if (!complete_sends(current_, block)) {
         return false;
       }
-      ++current_;
-      posted_ = false;
+      if (next_.open) {
+        current_ = std::move(next_);
+        next_ = InFlight{};
+      } else if (current_.index + 1 < steps_.size()) {
+        open(current_, current_.index + 1);
+      } else {
+        current_.open = false;
+      }
     }
     if (!finished_) {
       finished_ = true;
@@ -215,35 +311,17 @@ private:
     return true;
   }
 
-  bool complete_sends(bool block) {
-    if (sends_.empty()) {
-      return true;
-    }
-    if (block) {
-      check_mpi(MPI_Waitall(static_cast<int>(sends_.size()), sends_.data(), MPI_STATUSES_IGNORE),
-                "MPI_Waitall");
-    } else {
-      int flag = 0;
-      check_mpi(
-          MPI_Testall(static_cast<int>(sends_.size()), sends_.data(), &flag, MPI_STATUSES_IGNORE),
-          "MPI_Testall");
-      if (!flag) {
-        return false;
-      }
-    }
-    sends_.clear();
-    return true;
-  }
-
   // Requests still in flight when an operation is abandoned (an exception) complete before
   // the buffers go away.
-  void cancel_outstanding() noexcept {
-    for (std::size_t i = next_receive_; i < receives_.size(); ++i) {
-      MPI_Wait(&receives_[i], MPI_STATUS_IGNORE);
+  static void cancel(InFlight& f) noexcept {
+    for (std::size_t i = f.received; i < f.receives.size(); ++i) {
+      MPI_Wait(&f.receives[i], MPI_STATUS_IGNORE);
     }
-    if (!sends_.empty()) {
-      MPI_Waitall(static_cast<int>(sends_.size()), sends_.data(), MPI_STATUSES_IGNORE);
+    if (!f.sends.empty()) {
+      MPI_Waitall(static_cast<int>(f.sends.size()), f.sends.data(), MPI_STATUSES_IGNORE);
     }
+    f.receives.clear();
+    f.sends.clear();
   }
 
   MPI_Comm comm_;
@@ -254,13 +332,50 @@ private:
   int size_;
   BufferPool* pool_;
   std::vector<std::byte> scratch_;
-  std::vector<MPI_Request> receives_;
-  std::vector<MPI_Request> sends_;
-  std::size_t current_ = 0;
-  std::size_t next_receive_ = 0;
-  bool posted_ = false;
+  std::size_t scratch_elements_ = 0;
+  InFlight current_;
+  InFlight next_;
   bool finished_ = false;
 };
+
+/// Runs a schedule to completion with one MPI_Sendrecv a step: for messages no larger than a
+/// segment, without the allocations of a nonblocking operation. `scratch` is reused.
+template <class T>
+void run_blocking(MPI_Comm comm, int tag, std::span<T> data, std::vector<Step> const& steps,
+                  ReduceOp op, int size, std::vector<std::byte>& scratch) {
+  MPI_Datatype const type = mpi_datatype<T>();
+  for (Step const& step : steps) {
+    bool const sends = step.send_to >= 0 && step.send_count > 0;
+    bool const receives = step.recv_from >= 0 && step.recv_count > 0;
+    T* target = data.data() + step.recv_begin;
+    if (receives && step.reduce) {
+      if (scratch.size() < step.recv_count * sizeof(T)) {
+        scratch.resize(step.recv_count * sizeof(T));
+      }
+      target = reinterpret_cast<T*>(scratch.data());
+    }
+    if (sends && receives) {
+      check_mpi(MPI_Sendrecv(data.data() + step.send_begin, static_cast<int>(step.send_count), type,
+                             step.send_to, tag, target, static_cast<int>(step.recv_count), type,
+                             step.recv_from, tag, comm, MPI_STATUS_IGNORE),
+                "MPI_Sendrecv");
+    } else if (sends) {
+      check_mpi(MPI_Send(data.data() + step.send_begin, static_cast<int>(step.send_count), type,
+                         step.send_to, tag, comm),
+                "MPI_Send");
+    } else if (receives) {
+      check_mpi(MPI_Recv(target, static_cast<int>(step.recv_count), type, step.recv_from, tag, comm,
+                         MPI_STATUS_IGNORE),
+                "MPI_Recv");
+    }
+    if (receives && step.reduce) {
+      combine(data.data() + step.recv_begin, target, step.recv_count, op);
+    }
+  }
+  if (op == ReduceOp::average) {
+    divide(data, size);
+  }
+}
 
 /// Tags of schedule messages: one per operation, in a range above the tags users send with,
 /// so that concurrent operations on one communicator never match each other's messages.
