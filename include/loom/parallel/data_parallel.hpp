@@ -13,6 +13,7 @@
 #include <loom/data/sampler.hpp>
 #include <loom/loss/concepts.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -195,14 +196,21 @@ struct DataParallel {
 
     /// A loss or accuracy summed over ranks (one small all-reduce).
     LossValue combine(LossValue const& local) {
-      double values[4] = {local.sum, double(local.count), double(local.correct),
-                          double(local.invalid)};
-      comm_.all_reduce(std::span<double>(values), comm::ReduceOp::sum);
+      start_combine(local);
+      return finish_combine();
+    }
+    /// combine() in two halves, so that the sum travels while backward runs.
+    void start_combine(LossValue const& local) {
+      metrics_ = {local.sum, double(local.count), double(local.correct), double(local.invalid)};
+      metrics_request_ = comm_.iall_reduce(std::span<double>(metrics_), comm::ReduceOp::sum);
+    }
+    LossValue finish_combine() {
+      metrics_request_.wait();
       LossValue total;
-      total.sum = values[0];
-      total.count = static_cast<std::size_t>(values[1]);
-      total.correct = static_cast<std::size_t>(values[2]);
-      total.invalid = static_cast<std::size_t>(values[3]);
+      total.sum = metrics_[0];
+      total.count = static_cast<std::size_t>(metrics_[1]);
+      total.correct = static_cast<std::size_t>(metrics_[2]);
+      total.invalid = static_cast<std::size_t>(metrics_[3]);
       return total;
     }
 
@@ -270,6 +278,8 @@ struct DataParallel {
     typename Compression::template state<Comm> compression_;
     std::vector<comm::Request> requests_;
     std::size_t next_ = 0;
+    std::array<double, 4> metrics_{};
+    comm::Request metrics_request_;
   };
 };
 

@@ -29,6 +29,8 @@ struct SingleProcess {
 
   template <class Model>
   class runtime {
+    LossValue pending_;
+
   public:
     /// Gradients need no synchronisation: an optimizer step may be applied during backward.
     static constexpr bool local_gradients = true;
@@ -49,6 +51,9 @@ struct SingleProcess {
     void finish_gradients(Model&) {}
     /// Sums a metric over processes.
     LossValue combine(LossValue const& local) const { return local; }
+    /// combine() in two halves, so that the sum can travel while backward runs.
+    void start_combine(LossValue const& local) { pending_ = local; }
+    LossValue finish_combine() const { return pending_; }
     /// Checks that every process runs the same configuration.
     void check_configuration(detail::Configuration const&) {}
     /// Runs f; with several processes, an error on one becomes an error on all.

@@ -504,50 +504,50 @@ private:
       rows_total += plan.batch(b).size();
     }
     model_.train();
-    LossValue step_loss;
+    LossValue local_loss; // this process's micro-batches
     for (std::size_t b = first; b < last; ++b) {
       auto const global = plan.batch(b);
       auto const range = runtime_.shard(global.size());
       model_.set_sample_offset(b * options_.batch + range.begin);
       std::span<std::size_t const> mine(global.data() + range.begin, range.size());
-      LossValue local;
       if (!mine.empty()) {
         auto const [x, y] = load_batch(data, mine);
         auto const output = model_.forward(x);
-        local = compute_loss(output, y, 1.0 / double(rows_total));
+        local_loss += compute_loss(output, y, 1.0 / double(rows_total));
       } else if (b == first) {
         // A short last batch can leave a process without samples: it contributes nothing and
         // takes part in every collective like the others.
         kernels::fill(model_.space(), model_.gradients(), 0.0f);
       }
-      // Summed over processes before it is checked, so that every process stops together.
-      LossValue const loss = runtime_.combine(local);
-      step_loss += loss;
-      check_targets(loss, data, "fit");
-      if (!std::isfinite(loss.sum)) {
-        fail_non_finite(loss.sum, b, plan.num_batches());
+      bool const last_micro_batch = b + 1 == last;
+      if constexpr (fusable_update) {
+        if (auto const update = fused_update(lr, last - first)) {
+          // One micro-batch, nothing to synchronise or clip: the SGD step is written into the
+          // weights by the backward pass itself, once the loss has been checked.
+          check_step_loss(local_loss, data, b, plan.num_batches());
+          model_.backward_into(model_.parameters(), float(update->alpha), float(update->beta));
+          optimizer_.count_step();
+          ++state_.step;
+          return local_loss;
+        }
+      }
+      if (last_micro_batch) {
+        // The loss summed over processes travels with the gradients; every process checks it
+        // before the step, so that all stop together.
+        runtime_.start_combine(local_loss);
       }
       if (mine.empty()) {
         model_.set_step(model_.step() + 1); // the dropout stream advances as on the others
         continue;
       }
-      if constexpr (fusable_update) {
-        if (auto const update = fused_update(lr, last - first)) {
-          // One micro-batch, nothing to synchronise or clip: the SGD step is written into the
-          // weights by the backward pass itself.
-          model_.backward_into(model_.parameters(), float(update->alpha), float(update->beta));
-          optimizer_.count_step();
-          ++state_.step;
-          return step_loss;
-        }
-      }
-      bool const last_micro_batch = b + 1 == last;
       model_.backward(b == first ? 0.0f : 1.0f,
                       [this, last_micro_batch](std::size_t offset, std::size_t count) {
                         runtime_.gradients_ready(model_, offset, count, last_micro_batch);
                       });
     }
     runtime_.finish_gradients(model_);
+    LossValue const step_loss = runtime_.finish_combine();
+    check_step_loss(step_loss, data, last - 1, plan.num_batches());
     double scale = 1.0;
     if (options_.clip_norm > 0) {
       scale = clip_factor(global_norm(model_.space(), model_.gradients()), options_.clip_norm);
@@ -569,6 +569,17 @@ private:
       return optimizer_.linear_update(lr);
     }
     return std::nullopt;
+  }
+
+  // Stops training, before the step touches the parameters, on labels out of range or a loss
+  // that is not finite.
+  template <class Data>
+  void check_step_loss(LossValue const& loss, Data const& data, std::size_t batch,
+                       std::size_t batches) const {
+    check_targets(loss, data, "fit");
+    if (!std::isfinite(loss.sum)) {
+      fail_non_finite(loss.sum, batch, batches);
+    }
   }
 
   [[noreturn]] void fail_non_finite(double loss, std::size_t batch, std::size_t batches) const {
