@@ -152,8 +152,7 @@ public:
       , parameters_(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::parameters"),
                     num_parameters)
       , gradients_("loom::Model::gradients", num_parameters) {
-    bind_parameters();
-    initialize(seed);
+    set_up(seed);
   }
 
   Model(Model const&) = delete;
@@ -309,6 +308,12 @@ private:
   void for_each_stage_reverse(F&& f) {
     boost::hana::for_each(boost::hana::reverse(boost::hana::to_tuple(stage_indices{})),
                           [&](auto i) { f(std::size_t(i), boost::hana::at(stages_, i)); });
+  }
+
+  // The constructor's work, out of line: compilers emit two copies of a constructor.
+  [[gnu::noinline]] void set_up(std::uint64_t seed) {
+    bind_parameters();
+    initialize(seed);
   }
 
   void bind_parameters() {

@@ -7,6 +7,7 @@
 #include <loom/comm/mpi.hpp>
 #include <loom/comm/self.hpp>
 #include <loom/core/detail/consensus.hpp>
+#include <loom/core/detail/host_copy.hpp>
 #include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 #include <loom/core/tensor.hpp>
@@ -164,9 +165,9 @@ struct DataParallel {
 
     /// Rank 0's parameters on every rank.
     void synchronize_parameters(Model& model) {
-      auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), model.parameters());
-      comm_.broadcast(std::span(host.data(), host.size()), 0);
-      Kokkos::deep_copy(model.parameters(), host);
+      auto host = detail::to_host(model.parameters());
+      comm_.broadcast(std::span(host), 0);
+      detail::from_host(model.parameters(), host);
     }
 
     /// Starts the all-reduce of each bucket as soon as its last layer is done, and advances

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <loom/core/detail/format.hpp>
+#include <loom/core/detail/host_copy.hpp>
 #include <loom/core/detail/kokkos.hpp>
 #include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
@@ -319,7 +320,7 @@ public:
         io::CheckpointWriter writer;
         writer.add("model", model_section());
         io::ByteWriter params;
-        params.write_array(host_copy(model_.parameters()));
+        params.write_array(detail::to_host(model_.parameters()));
         writer.add("parameters", std::move(params));
         writer.add("optimizer", optimizer_section());
         writer.add("trainer", trainer_section());
@@ -346,16 +347,11 @@ public:
       return read_checkpoint(reader);
     });
     // Everything was read and checked: apply it.
-    auto host = Kokkos::create_mirror_view(model_.parameters());
-    std::copy(restored.parameters.begin(), restored.parameters.end(), host.data());
-    Kokkos::deep_copy(model_.parameters(), host);
+    detail::from_host(model_.parameters(), restored.parameters);
     model_.set_seed(restored.model_seed);
     model_.set_step(restored.model_step);
     for (std::size_t b = 0; b < optimizer_.buffers().size(); ++b) {
-      auto const& values = restored.optimizer_buffers[b];
-      auto buffer = Kokkos::create_mirror_view(optimizer_.buffers()[b].view);
-      std::copy(values.begin(), values.end(), buffer.data());
-      Kokkos::deep_copy(optimizer_.buffers()[b].view, buffer);
+      detail::from_host(optimizer_.buffers()[b].view, restored.optimizer_buffers[b]);
     }
     optimizer_.set_steps(restored.optimizer_steps);
     state_ = restored.state;
@@ -602,12 +598,6 @@ private:
                           ")");
   }
 
-  template <class View>
-  static std::vector<typename View::non_const_value_type> host_copy(View const& view) {
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-    return {host.data(), host.data() + host.size()};
-  }
-
   io::ByteWriter model_section() const {
     io::ByteWriter out;
     out.write_string(model_identity());
@@ -677,7 +667,7 @@ private:
     out.write_u64(optimizer_.buffers().size());
     for (auto const& buffer : optimizer_.buffers()) {
       out.write_string(buffer.name);
-      out.write_array(host_copy(buffer.view));
+      out.write_array(detail::to_host(buffer.view));
     }
     return out;
   }
