@@ -25,10 +25,12 @@ int world_size() {
   return size;
 }
 
-// The sizes the issue asks for, plus a few around segment and block boundaries.
+// The sizes the issue asks for, plus a few around segment and block boundaries, and one whose
+// per-rank chunk spans more 1 MiB segments than a step posts at once (scratch slots reused).
 std::vector<std::size_t> sizes() {
   std::size_t const p = static_cast<std::size_t>(world_size());
-  return {0, 1, p > 1 ? p - 1 : 0, p + 1, 1000, 100003, std::size_t{1} << 20};
+  return {0,    1,      p > 1 ? p - 1 : 0,    p + 1,
+          1000, 100003, std::size_t{1} << 20, p * 9 * (std::size_t{1} << 18) + 7};
 }
 
 // Integer-valued floats: sums are exact, so results compare with ==.
