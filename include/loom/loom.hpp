@@ -25,12 +25,15 @@
 #include <loom/data/sampler.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
+#include <loom/layers/conv2d.hpp>
 #include <loom/layers/dense.hpp>
 #include <loom/layers/dropout.hpp>
 #include <loom/layers/flatten.hpp>
 #include <loom/layers/initializers.hpp>
 #include <loom/layers/input.hpp>
+#include <loom/layers/pooling.hpp>
 #include <loom/layers/softmax.hpp>
+#include <loom/layers/window.hpp>
 #include <loom/loss/mse.hpp>
 #include <loom/loss/softmax_cross_entropy.hpp>
 #include <loom/model/model.hpp>

@@ -30,6 +30,17 @@
 //                                            stage's slice of a buffer laid out like the
 //                                            parameters, set to α·∂L/∂θ + β·g
 //                                            (ctx.gradient_alpha, ctx.gradient_beta)
+//   Optional
+//     scratch_per_sample, bind_scratch(scratch, batch)
+//                                            batch × scratch_per_sample Scalars shared by all
+//                                            stages, valid within one forward or backward
+//                                            call (im2col columns)
+//     state_count, bind_state(state)         persistent values that are not trained (batch
+//                                            norm's running statistics): a slice of the
+//                                            model's flat state buffer, set by initialize(),
+//                                            saved in checkpoints
+//     footprint                              the input region an output element reads
+//                                            (loom::Footprint), for spatial decomposition
 //   Semantics: a stage reads and writes nothing but its views. It computes dx before it writes
 //   g, so g may be the parameters themselves: with α = -lr and β = 1 backward applies an SGD
 //   step as it goes.
@@ -77,6 +88,22 @@ enum class DerivativeFrom { output, input };
 struct NoBias {};
 
 namespace detail {
+template <class S>
+constexpr std::size_t scratch_per_sample_of() {
+  if constexpr (requires { S::scratch_per_sample; }) {
+    return S::scratch_per_sample;
+  } else {
+    return 0;
+  }
+}
+template <class S>
+constexpr std::size_t state_count_of() {
+  if constexpr (requires { S::state_count; }) {
+    return S::state_count;
+  } else {
+    return 0;
+  }
+}
 template <class T>
 concept ReshapeOnly = requires {
   requires T::reshape_only;

@@ -67,6 +67,17 @@ struct StageTable {
       (std::size_t{0} + ... + (Stages::output_shape::size + Stages::workspace_per_sample));
   static constexpr std::size_t widest =
       std::max({std::size_t{0}, Stages::output_shape::size..., Stages::input_shape::size...});
+  // Per sample: the largest scratch any stage needs within one pass.
+  static constexpr std::size_t scratch_per_sample =
+      std::max({std::size_t{0}, scratch_per_sample_of<Stages>()...});
+  static constexpr std::array<std::size_t, count> state_offsets = [] {
+    std::array<std::size_t, count> offsets{};
+    std::size_t offset = 0;
+    std::size_t i = 0;
+    ((offsets[i++] = offset, offset += state_count_of<Stages>()), ...);
+    return offsets;
+  }();
+  static constexpr std::size_t state_count = (std::size_t{0} + ... + state_count_of<Stages>());
 };
 template <class List>
 struct stage_table;
@@ -144,6 +155,9 @@ public:
 
   /// The parameters of each stage start here in parameters() and gradients().
   static constexpr std::array<std::size_t, num_stages> parameter_offsets = table::parameter_offsets;
+  /// Values kept between passes that are not trained (batch norm's running statistics), in
+  /// one flat buffer, states(); saved in checkpoints with the parameters.
+  static constexpr std::size_t num_states = table::state_count;
 
   /// \param seed   initialises the parameters (loom::CounterRng) and the dropout streams
   /// \param space  the execution space instance kernels are launched on
@@ -151,7 +165,8 @@ public:
       : space_(std::move(space))
       , parameters_(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::parameters"),
                     num_parameters)
-      , gradients_("loom::Model::gradients", num_parameters) {
+      , gradients_("loom::Model::gradients", num_parameters)
+      , states_("loom::Model::states", num_states) {
     set_up(seed);
   }
 
@@ -174,6 +189,8 @@ public:
   buffer_type const& parameters() const { return parameters_; }
   /// The flat gradient buffer, laid out like parameters().
   buffer_type const& gradients() const { return gradients_; }
+  /// The flat buffer of untrained state (num_states values; empty for most networks).
+  buffer_type const& states() const { return states_; }
   execution_space const& space() const { return space_; }
 
   /// Training mode: dropout active (and, in networks that have them, batch statistics).
@@ -321,6 +338,10 @@ private:
       using Stage = std::decay_t<decltype(stage)>;
       stage.bind(VectorSlice<Scalar, memory_space>(parameters_.data() + parameter_offsets[i],
                                                    Stage::parameter_count));
+      if constexpr (detail::state_count_of<Stage>() > 0) {
+        stage.bind_state(VectorSlice<Scalar, memory_space>(states_.data() + table::state_offsets[i],
+                                                           detail::state_count_of<Stage>()));
+      }
     });
   }
 
@@ -355,7 +376,8 @@ private:
       capacity_ = batch;
       workspace_ =
           buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::workspace"),
-                      capacity_ * (table::activations_per_sample + 2 * table::widest));
+                      capacity_ * (table::activations_per_sample + 2 * table::widest +
+                                   table::scratch_per_sample));
     }
     batch_ = batch;
     Scalar* cursor = workspace_.data();
@@ -369,6 +391,16 @@ private:
     });
     gradient_buffers_[0] = cursor;
     gradient_buffers_[1] = cursor + batch * table::widest;
+    if constexpr (table::scratch_per_sample > 0) {
+      VectorSlice<Scalar, memory_space> const scratch(cursor + 2 * batch * table::widest,
+                                                      batch * table::scratch_per_sample);
+      for_each_stage([&](auto, auto& stage) {
+        using Stage = std::decay_t<decltype(stage)>;
+        if constexpr (detail::scratch_per_sample_of<Stage>() > 0) {
+          stage.bind_scratch(scratch, batch);
+        }
+      });
+    }
   }
 
   template <class... Annotated, std::size_t N>
@@ -409,6 +441,7 @@ private:
   ExecutionSpace space_;
   buffer_type parameters_;
   buffer_type gradients_;
+  buffer_type states_;
   buffer_type workspace_;
   stage_tuple stages_;
   std::array<batch_type, num_stages> outputs_;

@@ -21,4 +21,16 @@ struct find_if<Pred, Default, T, Ts...> {
 template <class T, class... Ts>
 inline constexpr bool contains = (std::is_same_v<T, Ts> || ...);
 
+/// The element at position I of a type_list.
+template <std::size_t I, class List>
+struct at_impl;
+template <std::size_t I, class T, class... Ts>
+struct at_impl<I, type_list<T, Ts...>> : at_impl<I - 1, type_list<Ts...>> {};
+template <class T, class... Ts>
+struct at_impl<0, type_list<T, Ts...>> {
+  using type = T;
+};
+template <std::size_t I, class List>
+using at = typename at_impl<I, List>::type;
+
 } // namespace loom::detail

@@ -1,0 +1,246 @@
+#pragma once
+
+#include <loom/core/detail/type_list.hpp>
+#include <loom/core/random.hpp>
+#include <loom/core/shape.hpp>
+#include <loom/core/tensor.hpp>
+#include <loom/kernels/convolution.hpp>
+#include <loom/kernels/copy.hpp>
+#include <loom/kernels/gemm.hpp>
+#include <loom/layers/activations.hpp>
+#include <loom/layers/concepts.hpp>
+#include <loom/layers/dense.hpp>
+#include <loom/layers/initializers.hpp>
+#include <loom/layers/window.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+namespace loom {
+
+// Named in compiler output by Conv2D's diagnostics (see Conv2D::check).
+template <class LayerIndex, class Conv, class InputShape>
+struct loom_error_conv2d_input_must_be_an_image;
+template <class LayerIndex, class Conv, class InputShape>
+struct loom_error_conv2d_kernel_larger_than_padded_input;
+
+namespace detail {
+template <class In, class Out, class Scalar, class ExecutionSpace, Window Kernel, Window Stride,
+          Window Padding, bool HasBias, class Initializer, class Activation>
+class Conv2DStage;
+} // namespace detail
+
+/// \brief A 2-D convolution over NCHW images (cross-correlation, as in PyTorch), with the
+///        weights laid out OutChannels × C × KH × KW followed by the bias. It runs as im2col
+///        and one GEMM for the whole batch; bias and a following activation run in the
+///        epilogue that writes the NCHW output.
+/// \code
+/// loom::Conv2D<32, 3, 1, 1>                  // 32 channels, 3×3, stride 1, padding 1
+/// loom::Conv2D<64, loom::Window{1, 7}, 1, loom::Window{0, 3}, loom::NoBias>
+/// \endcode
+/// \tparam OutChannels  output channels (≥ 1)
+/// \tparam Kernel       kernel size; an integer for a square kernel, Window{h, w} otherwise
+/// \tparam Stride       step between windows (default 1)
+/// \tparam Padding      zeros added on each side (default 0)
+/// \tparam Options      loom::NoBias; an initialiser from loom::init (default: He before
+///                      ReLU-family activations, Xavier otherwise)
+template <std::size_t OutChannels, Window Kernel, Window Stride = 1, Window Padding = 0,
+          class... Options>
+struct Conv2D {
+  static_assert(OutChannels > 0, "loom::Conv2D<OutChannels, Kernel, ...>: OutChannels must be "
+                                 "at least 1");
+  static_assert(Kernel.h > 0 && Kernel.w > 0,
+                "loom::Conv2D<OutChannels, Kernel, ...>: the kernel must be at least 1x1");
+  static_assert(Stride.h > 0 && Stride.w > 0,
+                "loom::Conv2D<OutChannels, Kernel, Stride, ...>: the stride must be at least 1");
+  static_assert((detail::is_dense_option<Options> && ...),
+                "loom::Conv2D<OutChannels, Kernel, Stride, Padding, Options...>: each option "
+                "must be loom::NoBias or an initialiser such as loom::init::HeNormal");
+
+  using layer_type = Conv2D;
+  static constexpr std::size_t out_channels = OutChannels;
+  static constexpr bool has_bias = !detail::contains<NoBias, Options...>;
+  using initializer =
+      typename detail::find_if<detail::is_initializer, init::Auto, Options...>::type;
+  static constexpr bool fuses_activation = true;
+  /// The input region one output element reads (halo widths for spatial decomposition).
+  using footprint = Footprint<Kernel, Stride, Padding>;
+
+  static std::string name() {
+    std::string out = "Conv2D<" + std::to_string(OutChannels) + ", " +
+                      detail::window_arguments(Kernel, Stride, Padding, Window{1});
+    if constexpr (!has_bias) {
+      out += ", NoBias";
+    }
+    if constexpr (!std::is_same_v<initializer, init::Auto>) {
+      out += std::string(", ") + initializer::name;
+    }
+    return out + ">";
+  }
+
+  template <class In>
+  using output_shape = detail::windowed_shape<In, OutChannels, Kernel, Stride, Padding>;
+
+  template <class In>
+  static constexpr std::size_t
+      parameter_count = OutChannels* detail::channels_of<In>* Kernel.h* Kernel.w +
+                        (has_bias ? OutChannels : 0);
+
+  template <std::size_t Index, class In>
+  static constexpr bool check() {
+    if constexpr (In::rank != 3) {
+      (void)sizeof(loom_error_conv2d_input_must_be_an_image<layer_index<Index>, Conv2D, In>);
+      static_assert(In::rank == 3,
+                    "loom::Conv2D: its input must be an image, shape (channels, height, width); "
+                    "give the network Input<C, H, W> (search the compiler output for "
+                    "'loom_error_conv2d_input_must_be_an_image' for its position and input)");
+      return false;
+    } else if constexpr (In::dims[1] + 2 * Padding.h < Kernel.h ||
+                         In::dims[2] + 2 * Padding.w < Kernel.w) {
+      (void)sizeof(
+          loom_error_conv2d_kernel_larger_than_padded_input<layer_index<Index>, Conv2D, In>);
+      static_assert(In::dims[1] + 2 * Padding.h >= Kernel.h &&
+                        In::dims[2] + 2 * Padding.w >= Kernel.w,
+                    "loom::Conv2D: the kernel is larger than its padded input; use a smaller "
+                    "kernel, more padding or fewer pooling layers before it (search the "
+                    "compiler output for 'loom_error_conv2d_kernel_larger_than_padded_input' "
+                    "for its position and input shape)");
+      return false;
+    }
+    return true;
+  }
+
+  template <class In, class Scalar, class ExecutionSpace, class Activation = Identity>
+  using fused_stage = detail::Conv2DStage<In, output_shape<In>, Scalar, ExecutionSpace, Kernel,
+                                          Stride, Padding, has_bias, initializer, Activation>;
+  template <class In, class Scalar, class ExecutionSpace>
+  using stage = fused_stage<In, Scalar, ExecutionSpace, Identity>;
+};
+
+namespace detail {
+
+template <class In, class Out, class Scalar, class ExecutionSpace, Window Kernel, Window Stride,
+          Window Padding, bool HasBias, class Initializer, class Activation>
+class Conv2DStage {
+  using geometry = ImageGeometry<In, Out>;
+
+public:
+  using input_shape = In;
+  using output_shape = Out;
+  using memory_space = typename ExecutionSpace::memory_space;
+  using footprint = Footprint<Kernel, Stride, Padding>;
+  static constexpr int channels = geometry::channels;
+  static constexpr int outs = geometry::out_channels;
+  static constexpr int patch = channels * static_cast<int>(Kernel.h * Kernel.w);
+  static constexpr int pixels = geometry::out_height * geometry::out_width;
+  static constexpr std::size_t parameter_count =
+      std::size_t{outs} * patch + (HasBias ? std::size_t{outs} : 0);
+  static constexpr bool keeps_preactivation = Activation::derivative_from == DerivativeFrom::input;
+  static constexpr std::size_t workspace_per_sample = keeps_preactivation ? Out::size : 0;
+  // Within a pass: the column matrix, then the GEMM result (pixel-major).
+  static constexpr std::size_t scratch_per_sample =
+      std::size_t{pixels} * patch + std::size_t{pixels} * outs;
+
+  void bind(VectorSlice<Scalar, memory_space> params) {
+    weight_ = MatrixSlice<Scalar, memory_space>(params.data(), outs, patch);
+    if constexpr (HasBias) {
+      bias_ = VectorSlice<Scalar, memory_space>(params.data() + outs * patch, outs);
+    }
+  }
+
+  void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
+    if constexpr (keeps_preactivation) {
+      preactivation_ = MatrixSlice<Scalar, memory_space>(workspace.data(), batch, Out::size);
+    }
+  }
+
+  void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
+    cols_ = MatrixSlice<Scalar, memory_space>(scratch.data(), batch * pixels, patch);
+    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * patch,
+                                             batch * pixels, outs);
+  }
+
+  void initialize(ExecutionSpace const& space, CounterRng const& rng) {
+    using Init = std::conditional_t<
+        std::is_same_v<Initializer, init::Auto>,
+        std::conditional_t<relu_family<Activation>, init::HeNormal, init::XavierUniform>,
+        Initializer>;
+    auto weight = weight_;
+    int const fan_in = patch;
+    int const fan_out = outs * static_cast<int>(Kernel.h * Kernel.w);
+    Kokkos::parallel_for(
+        "loom::Conv2D::initialize", Kokkos::RangePolicy<ExecutionSpace>(space, 0, outs * patch),
+        KOKKOS_LAMBDA(std::size_t k) {
+          weight.data()[k] = Init::template draw<Scalar>(rng, k, fan_in, fan_out);
+        });
+    if constexpr (HasBias) {
+      kernels::fill(space, bias_, Scalar(0));
+    }
+  }
+
+  template <class XView, class YView>
+  void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+               YView const& y) const {
+    int const batch = static_cast<int>(ctx.batch);
+    kernels::im2col(space, geometry_(), batch, x, cols_);
+    kernels::gemm(space, kernels::Op::none, kernels::Op::transpose, Scalar(1), cols_, weight_,
+                  Scalar(0), pre_);
+    kernels::conv_epilogue_forward<Activation, keeps_preactivation>(space, batch, pixels, outs,
+                                                                    pre_, bias_, y, preactivation_);
+  }
+
+  template <class XView, class YView, class DyView, class DxView>
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+                YView const& y, DyView const& dy, DxView const& dx,
+                VectorSlice<Scalar, memory_space> target) const {
+    int const batch = static_cast<int>(ctx.batch);
+    MatrixSlice<Scalar, memory_space> const weight_target(target.data(), outs, patch);
+    VectorSlice<Scalar, memory_space> const bias_target(
+        HasBias ? target.data() + outs * patch : nullptr, HasBias ? outs : 0);
+    // ∂L/∂(pre-activation), pixel-major, and the bias gradient in the same pass.
+    if constexpr (keeps_preactivation) {
+      kernels::conv_epilogue_backward<Activation>(space, batch, pixels, outs, preactivation_, dy,
+                                                  pre_, bias_target, ctx.gradient_alpha,
+                                                  ctx.gradient_beta);
+    } else {
+      kernels::conv_epilogue_backward<Activation>(space, batch, pixels, outs, y, dy, pre_,
+                                                  bias_target, ctx.gradient_alpha,
+                                                  ctx.gradient_beta);
+    }
+    // The input gradient reads the weights, so it comes before the target (which may be the
+    // weights themselves) is written. The column matrix holds its columns first, then the
+    // forward pass's columns again for the weight gradient.
+    if (dx.extent(0) > 0) {
+      kernels::gemm(space, kernels::Op::none, kernels::Op::none, Scalar(1), pre_, weight_,
+                    Scalar(0), cols_);
+      kernels::col2im(space, geometry_(), batch, cols_, dx);
+    }
+    kernels::im2col(space, geometry_(), batch, x, cols_);
+    kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, ctx.gradient_alpha, pre_, cols_,
+                  ctx.gradient_beta, weight_target);
+  }
+
+private:
+  static constexpr kernels::ConvGeometry geometry_() {
+    return {geometry::channels,
+            geometry::height,
+            geometry::width,
+            static_cast<int>(Kernel.h),
+            static_cast<int>(Kernel.w),
+            static_cast<int>(Stride.h),
+            static_cast<int>(Stride.w),
+            static_cast<int>(Padding.h),
+            static_cast<int>(Padding.w),
+            geometry::out_height,
+            geometry::out_width};
+  }
+
+  MatrixSlice<Scalar, memory_space> weight_, preactivation_, cols_, pre_;
+  VectorSlice<Scalar, memory_space> bias_;
+};
+
+} // namespace detail
+} // namespace loom

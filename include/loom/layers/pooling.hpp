@@ -1,0 +1,331 @@
+#pragma once
+
+// Pooling over NCHW images: MaxPool2D, AvgPool2D and GlobalAvgPool2D. Each forward and each
+// backward is one kernel; backward gathers, one thread per input value, so overlapping
+// windows need no atomics.
+
+#include <loom/core/random.hpp>
+#include <loom/core/shape.hpp>
+#include <loom/core/tensor.hpp>
+#include <loom/kernels/convolution.hpp>
+#include <loom/layers/concepts.hpp>
+#include <loom/layers/window.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstddef>
+#include <string>
+
+namespace loom {
+
+// Named in compiler output by the pooling layers' diagnostics.
+template <class LayerIndex, class Pool, class InputShape>
+struct loom_error_pooling_input_must_be_an_image;
+template <class LayerIndex, class Pool, class InputShape>
+struct loom_error_pooling_window_larger_than_padded_input;
+template <class LayerIndex, class Pool>
+struct loom_error_pooling_padding_not_below_kernel;
+
+namespace detail {
+
+enum class PoolKind { max, average };
+
+template <class In, class Out, class Scalar, class ExecutionSpace, PoolKind Kind, Window Kernel,
+          Window Stride, Window Padding>
+class Pool2DStage;
+
+template <class Derived, PoolKind Kind, Window Kernel, Window Stride, Window Padding>
+struct Pool2DLayer {
+  static_assert(Kernel.h > 0 && Kernel.w > 0 && Stride.h > 0 && Stride.w > 0,
+                "loom::MaxPool2D / AvgPool2D: kernel and stride must be at least 1");
+
+  using layer_type = Derived;
+  using footprint = Footprint<Kernel, Stride, Padding>;
+
+  template <class In>
+  using output_shape = windowed_shape<In, channels_of<In>, Kernel, Stride, Padding>;
+  template <class In>
+  static constexpr std::size_t parameter_count = 0;
+
+  template <std::size_t Index, class In>
+  static constexpr bool check() {
+    if constexpr (In::rank != 3) {
+      (void)sizeof(loom_error_pooling_input_must_be_an_image<layer_index<Index>, Derived, In>);
+      static_assert(In::rank == 3, "loom::MaxPool2D / AvgPool2D: the input must be an image, "
+                                   "shape (channels, height, width) (search the compiler output "
+                                   "for 'loom_error_pooling_input_must_be_an_image')");
+      return false;
+    } else if constexpr (Padding.h >= Kernel.h || Padding.w >= Kernel.w) {
+      (void)sizeof(loom_error_pooling_padding_not_below_kernel<layer_index<Index>, Derived>);
+      static_assert(Padding.h < Kernel.h && Padding.w < Kernel.w,
+                    "loom::MaxPool2D / AvgPool2D: the padding must be smaller than the window, "
+                    "or a window could cover padding only");
+      return false;
+    } else if constexpr (In::dims[1] + 2 * Padding.h < Kernel.h ||
+                         In::dims[2] + 2 * Padding.w < Kernel.w) {
+      (void)sizeof(
+          loom_error_pooling_window_larger_than_padded_input<layer_index<Index>, Derived, In>);
+      static_assert(In::dims[1] + 2 * Padding.h >= Kernel.h &&
+                        In::dims[2] + 2 * Padding.w >= Kernel.w,
+                    "loom::MaxPool2D / AvgPool2D: the window is larger than its padded input; "
+                    "use a smaller window or fewer pooling layers (search the compiler output "
+                    "for 'loom_error_pooling_window_larger_than_padded_input')");
+      return false;
+    }
+    return true;
+  }
+
+  template <class In, class Scalar, class ExecutionSpace>
+  using stage =
+      Pool2DStage<In, output_shape<In>, Scalar, ExecutionSpace, Kind, Kernel, Stride, Padding>;
+
+protected:
+  static std::string describe(char const* name) {
+    return std::string(name) + "<" + window_arguments(Kernel, Stride, Padding, Kernel) + ">";
+  }
+};
+
+} // namespace detail
+
+/// \brief The maximum of each window, per channel. Padding is ignored (never the maximum).
+/// \tparam Kernel   window size; an integer for a square window, Window{h, w} otherwise
+/// \tparam Stride   step between windows (default: the window, so windows do not overlap)
+/// \tparam Padding  extent added on each side, smaller than the window (default 0)
+template <Window Kernel, Window Stride = Kernel, Window Padding = 0>
+struct MaxPool2D
+    : detail::Pool2DLayer<MaxPool2D<Kernel, Stride, Padding>, detail::PoolKind::max, Kernel, Stride,
+                          Padding> {
+  static std::string name() { return MaxPool2D::describe("MaxPool2D"); }
+};
+
+/// \brief The mean of each window, per channel. Padding counts as zeros in the mean
+///        (PyTorch's count_include_pad=True), so every window divides by KH·KW.
+template <Window Kernel, Window Stride = Kernel, Window Padding = 0>
+struct AvgPool2D
+    : detail::Pool2DLayer<AvgPool2D<Kernel, Stride, Padding>, detail::PoolKind::average, Kernel,
+                          Stride, Padding> {
+  static std::string name() { return AvgPool2D::describe("AvgPool2D"); }
+};
+
+namespace detail {
+template <class In, class Scalar, class ExecutionSpace>
+class GlobalAvgPool2DStage;
+} // namespace detail
+
+/// \brief The mean of each channel over the whole image: (C, H, W) → (C), ready for Dense.
+struct GlobalAvgPool2D {
+  using layer_type = GlobalAvgPool2D;
+  static std::string name() { return "GlobalAvgPool2D"; }
+  template <class In>
+  using output_shape = Shape<detail::channels_of<In>>;
+  template <class In>
+  static constexpr std::size_t parameter_count = 0;
+  template <std::size_t Index, class In>
+  static constexpr bool check() {
+    if constexpr (In::rank != 3) {
+      (void)sizeof(
+          loom_error_pooling_input_must_be_an_image<layer_index<Index>, GlobalAvgPool2D, In>);
+      static_assert(In::rank == 3, "loom::GlobalAvgPool2D: the input must be an image, shape "
+                                   "(channels, height, width) (search the compiler output for "
+                                   "'loom_error_pooling_input_must_be_an_image')");
+      return false;
+    }
+    return true;
+  }
+  template <class In, class Scalar, class ExecutionSpace>
+  using stage = detail::GlobalAvgPool2DStage<In, Scalar, ExecutionSpace>;
+};
+
+namespace detail {
+
+/// The stage members of layers without parameters or workspace.
+template <class Scalar, class ExecutionSpace>
+struct ParameterFreeStage {
+  using memory_space = typename ExecutionSpace::memory_space;
+  static constexpr std::size_t parameter_count = 0;
+  static constexpr std::size_t workspace_per_sample = 0;
+  void bind(VectorSlice<Scalar, memory_space>) {}
+  void bind_workspace(VectorSlice<Scalar, memory_space>, std::size_t) {}
+  void initialize(ExecutionSpace const&, CounterRng const&) {}
+};
+
+template <class In, class Out, class Scalar, class ExecutionSpace, PoolKind Kind, Window Kernel,
+          Window Stride, Window Padding>
+class Pool2DStage : public ParameterFreeStage<Scalar, ExecutionSpace> {
+  using geometry = ImageGeometry<In, Out>;
+  static constexpr int kh_ = static_cast<int>(Kernel.h), kw_ = static_cast<int>(Kernel.w);
+  static constexpr int sh_ = static_cast<int>(Stride.h), sw_ = static_cast<int>(Stride.w);
+  static constexpr int ph_ = static_cast<int>(Padding.h), pw_ = static_cast<int>(Padding.w);
+  static constexpr int height = geometry::height, width = geometry::width;
+  static constexpr int out_height = geometry::out_height, out_width = geometry::out_width;
+
+public:
+  using input_shape = In;
+  using output_shape = Out;
+  using footprint = Footprint<Kernel, Stride, Padding>;
+  using typename ParameterFreeStage<Scalar, ExecutionSpace>::memory_space;
+
+  template <class XView, class YView>
+  void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+               YView const& y) const {
+    int const planes = static_cast<int>(ctx.batch) * geometry::channels;
+    auto const* in = x.data();
+    Scalar* out = y.data();
+    Kokkos::parallel_for(
+        "loom::Pool2D::forward",
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0, planes * out_height * out_width),
+        KOKKOS_LAMBDA(int index) {
+          int const plane = index / (out_height * out_width);
+          int const p = index - plane * out_height * out_width;
+          int const oh = p / out_width;
+          int const ow = p - oh * out_width;
+          out[index] = window_value(in + static_cast<std::size_t>(plane) * height * width, oh, ow);
+        });
+  }
+
+  template <class XView, class YView, class DyView, class DxView>
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+                YView const&, DyView const& dy, DxView const& dx,
+                VectorSlice<Scalar, memory_space>) const {
+    if (dx.extent(0) == 0) {
+      return;
+    }
+    int const planes = static_cast<int>(ctx.batch) * geometry::channels;
+    auto const* in = x.data();
+    auto const* grad = dy.data();
+    Scalar* out = dx.data();
+    Kokkos::parallel_for(
+        "loom::Pool2D::backward",
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0, planes * height * width),
+        KOKKOS_LAMBDA(int index) {
+          int const plane = index / (height * width);
+          int const q = index - plane * height * width;
+          int const h = q / width;
+          int const w = q - h * width;
+          auto const* image = in + static_cast<std::size_t>(plane) * height * width;
+          auto const* g = grad + static_cast<std::size_t>(plane) * out_height * out_width;
+          Scalar sum = 0;
+          // Every window that covers (h, w).
+          for (int kh = 0; kh < kh_; ++kh) {
+            int const th = h + ph_ - kh;
+            if (th < 0 || th % sh_ != 0 || th / sh_ >= out_height) {
+              continue;
+            }
+            int const oh = th / sh_;
+            for (int kw = 0; kw < kw_; ++kw) {
+              int const tw = w + pw_ - kw;
+              if (tw < 0 || tw % sw_ != 0 || tw / sw_ >= out_width) {
+                continue;
+              }
+              int const ow = tw / sw_;
+              if constexpr (Kind == PoolKind::max) {
+                if (argmax(image, oh, ow) == q) {
+                  sum += g[oh * out_width + ow];
+                }
+              } else {
+                sum += g[oh * out_width + ow];
+              }
+            }
+          }
+          if constexpr (Kind == PoolKind::average) {
+            sum /= Scalar(kh_ * kw_);
+          }
+          out[index] = sum;
+        });
+  }
+
+private:
+  template <class T>
+  KOKKOS_INLINE_FUNCTION static Scalar window_value(T const* image, int oh, int ow) {
+    if constexpr (Kind == PoolKind::max) {
+      return image[argmax(image, oh, ow)];
+    } else {
+      Scalar sum = 0;
+      for (int kh = 0; kh < kh_; ++kh) {
+        int const h = oh * sh_ - ph_ + kh;
+        for (int kw = 0; kw < kw_; ++kw) {
+          int const w = ow * sw_ - pw_ + kw;
+          if (h >= 0 && h < height && w >= 0 && w < width) {
+            sum += image[h * width + w];
+          }
+        }
+      }
+      return sum / Scalar(kh_ * kw_);
+    }
+  }
+
+  // The position in the plane of the window's maximum; the first one in row-major order on
+  // ties, in forward and backward alike. Padding (outside the image) is never chosen: a
+  // window always covers at least one input value because padding < kernel.
+  template <class T>
+  KOKKOS_INLINE_FUNCTION static int argmax(T const* image, int oh, int ow) {
+    int best = -1;
+    Scalar best_value = 0;
+    for (int kh = 0; kh < kh_; ++kh) {
+      int const h = oh * sh_ - ph_ + kh;
+      if (h < 0 || h >= height) {
+        continue;
+      }
+      for (int kw = 0; kw < kw_; ++kw) {
+        int const w = ow * sw_ - pw_ + kw;
+        if (w < 0 || w >= width) {
+          continue;
+        }
+        Scalar const v = image[h * width + w];
+        if (best < 0 || v > best_value) {
+          best = h * width + w;
+          best_value = v;
+        }
+      }
+    }
+    return best;
+  }
+};
+
+template <class In, class Scalar, class ExecutionSpace>
+class GlobalAvgPool2DStage : public ParameterFreeStage<Scalar, ExecutionSpace> {
+  static constexpr int channels = static_cast<int>(In::dims[0]);
+  static constexpr int area = static_cast<int>(In::dims[1] * In::dims[2]);
+
+public:
+  using input_shape = In;
+  using output_shape = Shape<In::dims[0]>;
+  using typename ParameterFreeStage<Scalar, ExecutionSpace>::memory_space;
+
+  template <class XView, class YView>
+  void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+               YView const& y) const {
+    auto const* in = x.data();
+    Scalar* out = y.data();
+    Kokkos::parallel_for(
+        "loom::GlobalAvgPool2D::forward",
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(ctx.batch) * channels),
+        KOKKOS_LAMBDA(int plane) {
+          Scalar sum = 0;
+          auto const* image = in + static_cast<std::size_t>(plane) * area;
+          for (int k = 0; k < area; ++k) {
+            sum += image[k];
+          }
+          out[plane] = sum / Scalar(area);
+        });
+  }
+
+  template <class XView, class YView, class DyView, class DxView>
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const&,
+                YView const&, DyView const& dy, DxView const& dx,
+                VectorSlice<Scalar, memory_space>) const {
+    if (dx.extent(0) == 0) {
+      return;
+    }
+    auto const* grad = dy.data();
+    Scalar* out = dx.data();
+    Kokkos::parallel_for(
+        "loom::GlobalAvgPool2D::backward",
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0,
+                                            static_cast<int>(ctx.batch) * channels * area),
+        KOKKOS_LAMBDA(int index) { out[index] = grad[index / area] / Scalar(area); });
+  }
+};
+
+} // namespace detail
+} // namespace loom

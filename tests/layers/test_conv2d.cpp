@@ -1,0 +1,149 @@
+#include <loom/layers/activations.hpp>
+#include <loom/layers/conv2d.hpp>
+#include <loom/layers/dense.hpp>
+#include <loom/layers/flatten.hpp>
+#include <loom/model/model.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "gradient_check.hpp"
+#include "loom_test.hpp"
+
+namespace {
+
+using namespace loom;
+using ExecutionSpace = test::ExecutionSpace;
+
+TEST(conv2d, shapes_parameter_counts_and_names) {
+  using Net = Sequential<Input<3, 28, 28>, Conv2D<8, 3, 1, 1>, Conv2D<4, 3, 2>, Conv2D<2, 1>>;
+  using L = Net::layers;
+  static_assert(std::is_same_v<detail::at<0, L>::output_shape, Shape<8, 28, 28>>);
+  static_assert(std::is_same_v<detail::at<1, L>::output_shape, Shape<4, 13, 13>>);
+  static_assert(std::is_same_v<Net::output_shape, Shape<2, 13, 13>>);
+  static_assert(Net::num_parameters == (8 * 3 * 9 + 8) + (4 * 8 * 9 + 4) + (2 * 4 + 2));
+  // Rectangular kernel, stride and padding; odd sizes.
+  using Rect = Sequential<Input<2, 7, 5>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 0}>>;
+  static_assert(std::is_same_v<Rect::output_shape, Shape<3, 4, 4>>);
+  static_assert(Rect::num_parameters == 3 * 2 * 6 + 3);
+  EXPECT_EQ((Conv2D<32, 3, 1, 1>::name()), "Conv2D<32, 3, 1, 1>");
+  EXPECT_EQ((Conv2D<32, 3>::name()), "Conv2D<32, 3>");
+  EXPECT_EQ((Conv2D<8, Window{1, 7}, 2, Window{0, 3}, NoBias>::name()),
+            "Conv2D<8, 1x7, 2, 0x3, NoBias>");
+}
+
+TEST(conv2d, footprint_gives_halo_widths) {
+  using Same = Conv2D<8, 3, 1, 1>::footprint;
+  static_assert(Same::halo_before.h == 1 && Same::halo_after.h == 1);
+  using Strided = Conv2D<8, 3, 2, 1>::footprint; // rows [2i − 1, 2i + 2)
+  static_assert(Strided::halo_before.h == 1 && Strided::halo_after.h == 0);
+  using Wide = Conv2D<8, Window{5, 7}>::footprint;
+  static_assert(Wide::halo_before.w == 0 && Wide::halo_after.h == 4 && Wide::halo_after.w == 6);
+}
+
+// A direct convolution on the host, the definition the layer must match.
+std::vector<double> reference_conv(std::vector<double> const& x, std::vector<double> const& p,
+                                   int n, int c, int h, int w, int o, int kh, int kw, int sh,
+                                   int sw, int ph, int pw) {
+  int const oh = (h + 2 * ph - kh) / sh + 1;
+  int const ow = (w + 2 * pw - kw) / sw + 1;
+  std::vector<double> y(static_cast<std::size_t>(n * o * oh * ow));
+  for (int b = 0; b < n; ++b) {
+    for (int f = 0; f < o; ++f) {
+      for (int i = 0; i < oh; ++i) {
+        for (int j = 0; j < ow; ++j) {
+          double sum = p[static_cast<std::size_t>(o * c * kh * kw + f)];
+          for (int ch = 0; ch < c; ++ch) {
+            for (int u = 0; u < kh; ++u) {
+              for (int v = 0; v < kw; ++v) {
+                int const r = i * sh - ph + u;
+                int const s = j * sw - pw + v;
+                if (r >= 0 && r < h && s >= 0 && s < w) {
+                  sum += p[static_cast<std::size_t>(((f * c + ch) * kh + u) * kw + v)] *
+                         x[static_cast<std::size_t>(((b * c + ch) * h + r) * w + s)];
+                }
+              }
+            }
+          }
+          y[static_cast<std::size_t>(((b * o + f) * oh + i) * ow + j)] = sum;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+TEST(conv2d, forward_matches_a_direct_convolution) {
+  using Net = Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 1}>>;
+  constexpr int n = 2;
+  Model<Net, ExecutionSpace, double> model(3);
+  auto params = test::host_copy(model.parameters());
+  CounterRng rng(11, 0);
+  for (std::size_t k = 0; k < params.extent(0); ++k) {
+    params(k) = rng.normal<double>(k); // biases too
+  }
+  Kokkos::deep_copy(model.parameters(), params);
+  Kokkos::View<double**, Kokkos::LayoutRight, test::MemorySpace> x("x", n, 2 * 7 * 6);
+  auto hx = Kokkos::create_mirror_view(x);
+  for (std::size_t k = 0; k < hx.size(); ++k) {
+    hx.data()[k] = rng.normal<double>(1000 + k);
+  }
+  Kokkos::deep_copy(x, hx);
+  auto y = test::host_copy(model.forward(x));
+  std::vector<double> const xs(hx.data(), hx.data() + hx.size());
+  std::vector<double> const ps(params.data(), params.data() + params.size());
+  auto const expected = reference_conv(xs, ps, n, 2, 7, 6, 3, 3, 2, 2, 1, 1, 1);
+  ASSERT_EQ(y.size(), expected.size());
+  for (std::size_t k = 0; k < expected.size(); ++k) {
+    EXPECT_NEAR(y.data()[k], expected[k], 1e-12) << "output " << k;
+  }
+}
+
+TEST(conv2d, gradients_same_padding) {
+  test::check_gradients<Sequential<Input<2, 5, 5>, Conv2D<3, 3, 1, 1>>, ExecutionSpace>();
+}
+TEST(conv2d, gradients_stride_two_odd_image) {
+  test::check_gradients<Sequential<Input<2, 7, 5>, Conv2D<3, 3, 2, 1>>, ExecutionSpace>();
+}
+TEST(conv2d, gradients_rectangular_kernel_stride_padding) {
+  test::check_gradients<
+      Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 0}>>,
+      ExecutionSpace>();
+}
+TEST(conv2d, gradients_stride_larger_than_kernel) {
+  test::check_gradients<Sequential<Input<1, 7, 7>, Conv2D<2, 2, 3>>, ExecutionSpace>();
+}
+TEST(conv2d, gradients_no_bias_one_by_one) {
+  test::check_gradients<Sequential<Input<4, 3, 3>, Conv2D<2, 1, 1, 0, NoBias>>, ExecutionSpace>();
+}
+TEST(conv2d, gradients_fused_relu_then_conv) {
+  // The second convolution's input gradient runs col2im into the first's output.
+  test::check_gradients<Sequential<Input<1, 6, 6>, Conv2D<4, 3, 1, 1>, ReLU, Conv2D<3, 3, 2>, Tanh,
+                                   Flatten, Dense<2>>,
+                        ExecutionSpace>();
+}
+TEST(conv2d, gradients_fused_gelu_keeps_preactivation) {
+  test::check_gradients<Sequential<Input<2, 4, 5>, Conv2D<3, 3, 1, 1>, GELU>, ExecutionSpace>();
+}
+TEST(conv2d, gradients_accumulate_with_beta) {
+  // backward(beta = 1) adds to the gradients: twice the same batch gives twice the gradient.
+  using Net = Sequential<Input<2, 5, 5>, Conv2D<3, 3, 1, 1>, ReLU, Flatten, Dense<2>>;
+  Model<Net, ExecutionSpace, double> model(4);
+  Kokkos::View<double**, Kokkos::LayoutRight, test::MemorySpace> x("x", 3, 50);
+  Kokkos::deep_copy(x, 0.5);
+  model.forward(x);
+  Kokkos::deep_copy(model.output_gradient(), 1.0);
+  model.backward();
+  auto once = test::host_copy(model.gradients());
+  model.forward(x);
+  Kokkos::deep_copy(model.output_gradient(), 1.0);
+  model.backward(1.0);
+  auto twice = test::host_copy(model.gradients());
+  for (std::size_t k = 0; k < once.extent(0); ++k) {
+    EXPECT_NEAR(twice(k), 2 * once(k), 1e-12 * (1 + std::abs(once(k))));
+  }
+}
+
+} // namespace
