@@ -3,10 +3,11 @@
 //
 //   mpiexec -n 2 benchmarks/parallel/dp_throughput [--batch 256] [--comm mpi|ring|halving]
 //       [--overlap 1] [--bucket-kib 1024] [--optimizer sgd|momentum] [--min-seconds 5]
+//       [--single-only 1]
 //
-// prints "dp ranks=2 comm=... overlap=1 batch=256 samples_per_s=..." on rank 0. With one rank
-// it also runs SingleProcess (where plain SGD is applied inside backward), the serial
-// reference. Each measurement warms up for one epoch and times whole epochs for at least
+// prints "dp ranks=2 comm=... overlap=1 batch=256 samples_per_s=..." on rank 0; with
+// --single-only 1, SingleProcess instead (where plain SGD is applied inside backward), the
+// serial reference. Each measurement warms up for one epoch and times whole epochs for at least
 // --min-seconds.
 
 #include <loom/loom.hpp>
@@ -25,7 +26,7 @@ using Dataset = loom::data::InMemoryDataset<std::int32_t>;
 struct Options {
   std::size_t batch = 256, bucket_kib = 1024;
   std::string comm = "mpi", optimizer = "sgd";
-  bool overlap = true;
+  bool overlap = true, single_only = false;
   double min_seconds = 5;
 };
 
@@ -94,6 +95,15 @@ int main(int argc, char* argv[]) {
       o.min_seconds = std::stod(value);
   }
   auto const data = make_data();
+  if (o.single_only) {
+    loom::SGD::options sgd{.momentum = o.optimizer == "momentum" ? 0.9 : 0.0};
+    loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD> single(
+        {.batch = o.batch, .lr = 0.01, .optimizer = sgd});
+    double const serial = measure(single, data, o.min_seconds);
+    std::printf("single-process optimizer=%s batch=%zu samples_per_s=%.0f\n", o.optimizer.c_str(),
+                o.batch, serial);
+    return 0;
+  }
   double rate = 0;
   if (o.comm == "ring") {
     rate = run_parallel<loom::comm::Ring>(env, o, data);
@@ -105,13 +115,5 @@ int main(int argc, char* argv[]) {
   if (env.is_root()) {
     std::printf("dp ranks=%d comm=%s overlap=%d optimizer=%s batch=%zu samples_per_s=%.0f\n",
                 env.size(), o.comm.c_str(), int(o.overlap), o.optimizer.c_str(), o.batch, rate);
-  }
-  if (env.size() == 1) {
-    loom::SGD::options sgd{.momentum = o.optimizer == "momentum" ? 0.9 : 0.0};
-    loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD> single(
-        {.batch = o.batch, .lr = 0.01, .optimizer = sgd});
-    double const serial = measure(single, data, o.min_seconds);
-    std::printf("single-process optimizer=%s batch=%zu samples_per_s=%.0f\n", o.optimizer.c_str(),
-                o.batch, serial);
   }
 }
