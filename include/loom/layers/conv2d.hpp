@@ -140,7 +140,8 @@ public:
       std::size_t{outs} * patch + (HasBias ? std::size_t{outs} : 0);
   static constexpr bool keeps_preactivation = Activation::derivative_from == DerivativeFrom::input;
   static constexpr std::size_t workspace_per_sample = keeps_preactivation ? Out::size : 0;
-  // Within a pass: the column matrix, then the GEMM result (pixel-major).
+  // Within a pass: the column matrix, then the GEMM result (channel-major, see
+  // kernels/convolution.hpp).
   static constexpr std::size_t scratch_per_sample =
       std::size_t{pixels} * patch + std::size_t{pixels} * outs;
 
@@ -158,9 +159,9 @@ public:
   }
 
   void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
-    cols_ = MatrixSlice<Scalar, memory_space>(scratch.data(), batch * pixels, patch);
-    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * patch,
-                                             batch * pixels, outs);
+    cols_ = MatrixSlice<Scalar, memory_space>(scratch.data(), patch, batch * pixels);
+    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * patch, outs,
+                                             batch * pixels);
   }
 
   void initialize(ExecutionSpace const& space, CounterRng const& rng) {
@@ -186,8 +187,8 @@ public:
                YView const& y) const {
     int const batch = static_cast<int>(ctx.batch);
     kernels::im2col(space, geometry_(), batch, x, cols_);
-    kernels::gemm(space, kernels::Op::none, kernels::Op::transpose, Scalar(1), cols_, weight_,
-                  Scalar(0), pre_);
+    kernels::gemm(space, kernels::Op::none, kernels::Op::none, Scalar(1), weight_, cols_, Scalar(0),
+                  pre_);
     kernels::conv_epilogue_forward<Activation, keeps_preactivation>(space, batch, pixels, outs,
                                                                     pre_, bias_, y, preactivation_);
   }
@@ -200,7 +201,7 @@ public:
     MatrixSlice<Scalar, memory_space> const weight_target(target.data(), outs, patch);
     VectorSlice<Scalar, memory_space> const bias_target(
         HasBias ? target.data() + outs * patch : nullptr, HasBias ? outs : 0);
-    // ∂L/∂(pre-activation), pixel-major, and the bias gradient in the same pass.
+    // ∂L/∂(pre-activation), channel-major, and the bias gradient in the same pass.
     if constexpr (keeps_preactivation) {
       kernels::conv_epilogue_backward<Activation>(space, batch, pixels, outs, preactivation_, dy,
                                                   pre_, bias_target, ctx.gradient_alpha,
@@ -214,12 +215,12 @@ public:
     // weights themselves) is written. The column matrix holds its columns first, then the
     // forward pass's columns again for the weight gradient.
     if (dx.extent(0) > 0) {
-      kernels::gemm(space, kernels::Op::none, kernels::Op::none, Scalar(1), pre_, weight_,
+      kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, Scalar(1), weight_, pre_,
                     Scalar(0), cols_);
       kernels::col2im(space, geometry_(), batch, cols_, dx);
     }
     kernels::im2col(space, geometry_(), batch, x, cols_);
-    kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, ctx.gradient_alpha, pre_, cols_,
+    kernels::gemm(space, kernels::Op::none, kernels::Op::transpose, ctx.gradient_alpha, pre_, cols_,
                   ctx.gradient_beta, weight_target);
   }
 

@@ -1,13 +1,11 @@
 #pragma once
 
 // Pooling over NCHW images: MaxPool2D, AvgPool2D and GlobalAvgPool2D. Each forward and each
-// backward is one kernel; backward gathers, one thread per input value, so overlapping
-// windows need no atomics.
+// backward is one kernel over (image, channel) planes.
 
 #include <loom/core/random.hpp>
 #include <loom/core/shape.hpp>
 #include <loom/core/tensor.hpp>
-#include <loom/kernels/convolution.hpp>
 #include <loom/layers/concepts.hpp>
 #include <loom/layers/window.hpp>
 
@@ -165,21 +163,27 @@ public:
   using footprint = Footprint<Kernel, Stride, Padding>;
   using typename ParameterFreeStage<Scalar, ExecutionSpace>::memory_space;
 
+  // One work item per (image, channel) plane, in forward and backward alike: backward adds
+  // each window's gradient into the plane it owns, so overlapping windows need no atomics
+  // and sums run in a fixed order. The window loops use selects, not branches; backward
+  // routes the gradient to the first position that holds the maximum.
   template <class XView, class YView>
   void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                YView const& y) const {
-    int const planes = static_cast<int>(ctx.batch) * geometry::channels;
     auto const* in = x.data();
     Scalar* out = y.data();
     Kokkos::parallel_for(
         "loom::Pool2D::forward",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, planes * out_height * out_width),
-        KOKKOS_LAMBDA(int index) {
-          int const plane = index / (out_height * out_width);
-          int const p = index - plane * out_height * out_width;
-          int const oh = p / out_width;
-          int const ow = p - oh * out_width;
-          out[index] = window_value(in + static_cast<std::size_t>(plane) * height * width, oh, ow);
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0,
+                                            static_cast<int>(ctx.batch) * geometry::channels),
+        KOKKOS_LAMBDA(int plane) {
+          auto const* image = in + static_cast<std::size_t>(plane) * height * width;
+          Scalar* result = out + static_cast<std::size_t>(plane) * out_height * out_width;
+          for (int oh = 0; oh < out_height; ++oh) {
+            for (int ow = 0; ow < out_width; ++ow) {
+              result[oh * out_width + ow] = window_value(image, oh, ow);
+            }
+          }
         });
   }
 
@@ -190,95 +194,81 @@ public:
     if (dx.extent(0) == 0) {
       return;
     }
-    int const planes = static_cast<int>(ctx.batch) * geometry::channels;
     auto const* in = x.data();
     auto const* grad = dy.data();
     Scalar* out = dx.data();
     Kokkos::parallel_for(
         "loom::Pool2D::backward",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, planes * height * width),
-        KOKKOS_LAMBDA(int index) {
-          int const plane = index / (height * width);
-          int const q = index - plane * height * width;
-          int const h = q / width;
-          int const w = q - h * width;
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0,
+                                            static_cast<int>(ctx.batch) * geometry::channels),
+        KOKKOS_LAMBDA(int plane) {
           auto const* image = in + static_cast<std::size_t>(plane) * height * width;
           auto const* g = grad + static_cast<std::size_t>(plane) * out_height * out_width;
-          Scalar sum = 0;
-          // Every window that covers (h, w).
-          for (int kh = 0; kh < kh_; ++kh) {
-            int const th = h + ph_ - kh;
-            if (th < 0 || th % sh_ != 0 || th / sh_ >= out_height) {
-              continue;
-            }
-            int const oh = th / sh_;
-            for (int kw = 0; kw < kw_; ++kw) {
-              int const tw = w + pw_ - kw;
-              if (tw < 0 || tw % sw_ != 0 || tw / sw_ >= out_width) {
-                continue;
-              }
-              int const ow = tw / sw_;
+          Scalar* d = out + static_cast<std::size_t>(plane) * height * width;
+          for (int k = 0; k < height * width; ++k) {
+            d[k] = Scalar(0);
+          }
+          for (int oh = 0; oh < out_height; ++oh) {
+            for (int ow = 0; ow < out_width; ++ow) {
+              Scalar const gradient = g[oh * out_width + ow];
               if constexpr (Kind == PoolKind::max) {
-                if (argmax(image, oh, ow) == q) {
-                  sum += g[oh * out_width + ow];
+                int best = -1;
+                Scalar top = Kokkos::reduction_identity<Scalar>::max();
+                visit(oh, ow, [&](int k) {
+                  bool const better = image[k] > top;
+                  top = better ? Scalar(image[k]) : top;
+                  best = better ? k : best;
+                });
+                if (best >= 0) { // -1 only for a window of NaNs
+                  d[best] += gradient;
                 }
               } else {
-                sum += g[oh * out_width + ow];
+                Scalar const share = gradient / Scalar(kh_ * kw_);
+                visit(oh, ow, [&](int k) { d[k] += share; });
               }
             }
           }
-          if constexpr (Kind == PoolKind::average) {
-            sum /= Scalar(kh_ * kw_);
-          }
-          out[index] = sum;
         });
   }
 
 private:
-  template <class T>
-  KOKKOS_INLINE_FUNCTION static Scalar window_value(T const* image, int oh, int ow) {
-    if constexpr (Kind == PoolKind::max) {
-      return image[argmax(image, oh, ow)];
-    } else {
-      Scalar sum = 0;
+  // Calls f(k) for the position k in the plane of every input value of window (oh, ow), in
+  // row-major order. Without padding every window lies inside the image, and the loops have
+  // compile-time trip counts.
+  template <class F>
+  KOKKOS_INLINE_FUNCTION static void visit(int oh, int ow, F&& f) {
+    if constexpr (ph_ == 0 && pw_ == 0) {
+      int const base = oh * sh_ * width + ow * sw_;
       for (int kh = 0; kh < kh_; ++kh) {
-        int const h = oh * sh_ - ph_ + kh;
         for (int kw = 0; kw < kw_; ++kw) {
-          int const w = ow * sw_ - pw_ + kw;
-          if (h >= 0 && h < height && w >= 0 && w < width) {
-            sum += image[h * width + w];
-          }
+          f(base + kh * width + kw);
         }
       }
-      return sum / Scalar(kh_ * kw_);
+    } else {
+      int const top = oh * sh_ - ph_, left = ow * sw_ - pw_;
+      int const h0 = top < 0 ? 0 : top, h1 = top + kh_ < height ? top + kh_ : height;
+      int const w0 = left < 0 ? 0 : left, w1 = left + kw_ < width ? left + kw_ : width;
+      for (int h = h0; h < h1; ++h) {
+        for (int w = w0; w < w1; ++w) {
+          f(h * width + w);
+        }
+      }
     }
   }
 
-  // The position in the plane of the window's maximum; the first one in row-major order on
-  // ties, in forward and backward alike. Padding (outside the image) is never chosen: a
-  // window always covers at least one input value because padding < kernel.
+  // The window's maximum (padding is never it) or its mean (padding counts as zeros). A
+  // window always covers an input value because padding < kernel.
   template <class T>
-  KOKKOS_INLINE_FUNCTION static int argmax(T const* image, int oh, int ow) {
-    int best = -1;
-    Scalar best_value = 0;
-    for (int kh = 0; kh < kh_; ++kh) {
-      int const h = oh * sh_ - ph_ + kh;
-      if (h < 0 || h >= height) {
-        continue;
-      }
-      for (int kw = 0; kw < kw_; ++kw) {
-        int const w = ow * sw_ - pw_ + kw;
-        if (w < 0 || w >= width) {
-          continue;
-        }
-        Scalar const v = image[h * width + w];
-        if (best < 0 || v > best_value) {
-          best = h * width + w;
-          best_value = v;
-        }
-      }
+  KOKKOS_INLINE_FUNCTION static Scalar window_value(T const* image, int oh, int ow) {
+    if constexpr (Kind == PoolKind::max) {
+      Scalar top = Kokkos::reduction_identity<Scalar>::max();
+      visit(oh, ow, [&](int k) { top = image[k] > top ? Scalar(image[k]) : top; });
+      return top;
+    } else {
+      Scalar sum = 0;
+      visit(oh, ow, [&](int k) { sum += image[k]; });
+      return sum / Scalar(kh_ * kw_);
     }
-    return best;
   }
 };
 
