@@ -25,6 +25,7 @@
 #include <loom/data/sampler.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
+#include <loom/layers/batch_norm.hpp>
 #include <loom/layers/conv2d.hpp>
 #include <loom/layers/dense.hpp>
 #include <loom/layers/dropout.hpp>
@@ -32,6 +33,7 @@
 #include <loom/layers/initializers.hpp>
 #include <loom/layers/input.hpp>
 #include <loom/layers/pooling.hpp>
+#include <loom/layers/residual.hpp>
 #include <loom/layers/softmax.hpp>
 #include <loom/layers/window.hpp>
 #include <loom/loss/mse.hpp>

@@ -310,10 +310,11 @@ public:
     return total;
   }
 
-  /// Writes a checkpoint (atomically: a temporary file, then a rename): the model type and
-  /// parameters, the optimizer state, the dropout stream, the data order and position. With
-  /// several processes rank 0 writes it (every rank holds the same state); every rank calls
-  /// save() and learns of a failure.
+  /// Writes a checkpoint (atomically: a temporary file, then a rename): the model type,
+  /// parameters and states (running statistics), the optimizer state, the dropout stream, the
+  /// data order and position. With several processes rank 0 writes it (every rank holds the
+  /// same parameters; batch norm's running statistics are rank 0's); every rank calls save()
+  /// and learns of a failure.
   void save(std::filesystem::path const& path) {
     runtime_.collectively([&] {
       if (runtime_.is_root()) {
@@ -322,6 +323,13 @@ public:
         io::ByteWriter params;
         params.write_array(detail::to_host(model_.parameters()));
         writer.add("parameters", std::move(params));
+        if constexpr (model_type::num_states > 0) {
+          // Untrained state (batch norm's running statistics). Under DataParallel each rank
+          // updates its own from its part of the batch; rank 0's are saved.
+          io::ByteWriter states;
+          states.write_array(detail::to_host(model_.states()));
+          writer.add("states", std::move(states));
+        }
         writer.add("optimizer", optimizer_section());
         writer.add("trainer", trainer_section());
         writer.write(path);
@@ -348,6 +356,9 @@ public:
     });
     // Everything was read and checked: apply it.
     detail::from_host(model_.parameters(), restored.parameters);
+    if constexpr (model_type::num_states > 0) {
+      detail::from_host(model_.states(), restored.states);
+    }
     model_.set_seed(restored.model_seed);
     model_.set_step(restored.model_step);
     for (std::size_t b = 0; b < optimizer_.buffers().size(); ++b) {
@@ -614,6 +625,7 @@ private:
   // What a checkpoint holds, read and checked before any of it is applied.
   struct Restored {
     std::vector<float> parameters;
+    std::vector<float> states;
     std::uint64_t model_seed = 0;
     std::uint64_t model_step = 0;
     std::uint64_t optimizer_steps = 0;
@@ -635,6 +647,7 @@ private:
                    restored.parameters.size(), " parameters; the model has ",
                    model_type::num_parameters);
     }
+    read_states_section(reader, restored);
     read_optimizer_section(reader, restored);
     read_trainer_section(reader, restored);
     return restored;
@@ -658,6 +671,27 @@ private:
     restored.model_seed = in.read_u64();
     restored.model_step = in.read_u64();
     in.expect_end();
+  }
+
+  // Models without state (most) write no "states" section and ignore one.
+  void read_states_section(io::CheckpointReader const& reader, Restored& restored) const {
+    if constexpr (model_type::num_states > 0) {
+      if (!reader.has("states")) {
+        detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
+                     "' has no section 'states', but this trainer's model keeps ",
+                     model_type::num_states,
+                     " state values (running statistics); it was not written by a Trainer of "
+                     "this model");
+      }
+      auto section = reader.section("states");
+      restored.states = section.template read_array<float>();
+      section.expect_end();
+      if (restored.states.size() != model_type::num_states) {
+        detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ",
+                     restored.states.size(), " state values; the model has ",
+                     model_type::num_states);
+      }
+    }
   }
 
   io::ByteWriter optimizer_section() const {
