@@ -165,21 +165,8 @@ public:
   }
 
   void initialize(ExecutionSpace const& space, CounterRng const& rng) {
-    using Init = std::conditional_t<
-        std::is_same_v<Initializer, init::Auto>,
-        std::conditional_t<relu_family<Activation>, init::HeNormal, init::XavierUniform>,
-        Initializer>;
-    auto weight = weight_;
-    int const fan_in = patch;
-    int const fan_out = outs * static_cast<int>(Kernel.h * Kernel.w);
-    Kokkos::parallel_for(
-        "loom::Conv2D::initialize", Kokkos::RangePolicy<ExecutionSpace>(space, 0, outs * patch),
-        KOKKOS_LAMBDA(std::size_t k) {
-          weight.data()[k] = Init::template draw<Scalar>(rng, k, fan_in, fan_out);
-        });
-    if constexpr (HasBias) {
-      kernels::fill(space, bias_, Scalar(0));
-    }
+    initialize_weights<Initializer, Activation>(space, rng, weight_, bias_, patch,
+                                                outs * static_cast<int>(Kernel.h * Kernel.w));
   }
 
   template <class XView, class YView>

@@ -38,6 +38,28 @@ inline constexpr bool relu_family =
   requires Activation::is_leaky_relu;
 };
 
+/// Fills the weights of a layer followed by `Activation` from its initialiser: `Initializer`,
+/// or by default He before a ReLU-family activation and Xavier otherwise; zeroes the bias.
+template <class Initializer, class Activation, class ExecutionSpace, class WeightView,
+          class BiasView>
+void initialize_weights(ExecutionSpace const& space, CounterRng const& rng,
+                        WeightView const& weight, BiasView const& bias, int fan_in, int fan_out) {
+  using Scalar = typename WeightView::non_const_value_type;
+  using Init = std::conditional_t<
+      std::is_same_v<Initializer, init::Auto>,
+      std::conditional_t<relu_family<Activation>, init::HeNormal, init::XavierUniform>,
+      Initializer>;
+  Scalar* data = weight.data();
+  Kokkos::parallel_for(
+      "loom::initialize_weights", Kokkos::RangePolicy<ExecutionSpace>(space, 0, weight.size()),
+      KOKKOS_LAMBDA(std::size_t k) {
+        data[k] = Init::template draw<Scalar>(rng, k, fan_in, fan_out);
+      });
+  if (bias.extent(0) > 0) {
+    kernels::fill(space, bias, Scalar(0));
+  }
+}
+
 template <class In, class Scalar, class ExecutionSpace, std::size_t Units, bool HasBias,
           class Initializer, class Activation>
 class DenseStage;
@@ -131,21 +153,8 @@ public:
   }
 
   void initialize(ExecutionSpace const& space, CounterRng const& rng) {
-    using Init = std::conditional_t<
-        std::is_same_v<Initializer, init::Auto>,
-        std::conditional_t<relu_family<Activation>, init::HeNormal, init::XavierUniform>,
-        Initializer>;
-    auto weight = weight_;
-    int const fan_in = static_cast<int>(inputs);
-    int const fan_out = static_cast<int>(Units);
-    Kokkos::parallel_for(
-        "loom::Dense::initialize", Kokkos::RangePolicy<ExecutionSpace>(space, 0, Units * inputs),
-        KOKKOS_LAMBDA(std::size_t k) {
-          weight.data()[k] = Init::template draw<Scalar>(rng, k, fan_in, fan_out);
-        });
-    if constexpr (HasBias) {
-      kernels::fill(space, bias_, Scalar(0));
-    }
+    initialize_weights<Initializer, Activation>(space, rng, weight_, bias_,
+                                                static_cast<int>(inputs), static_cast<int>(Units));
   }
 
   template <class XView, class YView>
