@@ -1,0 +1,402 @@
+// Training throughput of examples/04's convolutional network (two 3×3 convolutions with ReLU
+// and 2×2 max pooling, then Dense 128 and Dense 10) with plain SGD (lr 0.01, no momentum) on
+// data already in memory: 60000 random 1×28×28 images and labels, the size of Fashion-MNIST,
+// shuffled every epoch as training does. Prints samples/s:
+//
+//   loom       through loom::Trainer::fit, the path users take
+//   breakdown  the Trainer's step rebuilt from the lower-level API (BatchPlan, gather,
+//              Model::forward, SoftmaxCrossEntropy::compute, Model::backward_into with the SGD
+//              step fused), each phase timed, with every Kokkos kernel and profiling region
+//              timed through the Kokkos Tools callbacks. A kernel that runs more than once per
+//              step is listed once per call ("#k" = its k-th call in the step), and each GEMM
+//              is named after the layer and pass that issues it: where the time of a step goes
+//
+// Each measurement warms up for one epoch, then times whole epochs until at least
+// --min-epochs epochs and --min-seconds seconds have passed.
+//
+//   cnn_throughput [--batch 64] [--what loom[,breakdown]] [--samples 60000]
+//                  [--min-epochs 2] [--min-seconds 5]
+//
+// One line per measurement and batch size, e.g. "loom batch=64 samples_per_s=1234.5 ...";
+// the same format as mlp_throughput and benchmarks/peers/pytorch_cnn.py.
+
+#include <loom/loom.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <exception>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using Net = loom::Sequential<loom::Input<1, 28, 28>,                                    //
+                             loom::Conv2D<32, 3, 1, 1>, loom::ReLU, loom::MaxPool2D<2>, // 32×14×14
+                             loom::Conv2D<64, 3, 1, 1>, loom::ReLU, loom::MaxPool2D<2>, // 64×7×7
+                             loom::Flatten, loom::Dense<128>, loom::ReLU, loom::Dense<10>>;
+using ExecutionSpace = Kokkos::DefaultExecutionSpace;
+using MemorySpace = ExecutionSpace::memory_space;
+using Clock = std::chrono::steady_clock;
+using Dataset = loom::data::InMemoryDataset<std::int32_t>;
+
+constexpr std::size_t inputs = 28 * 28;
+constexpr std::size_t classes = 10;
+constexpr double learning_rate = 0.01;
+
+// The GEMMs of one training step in the order the model issues them: forward stage by stage,
+// then backward in reverse, each layer its input gradient (none for the first layer) before
+// its weight gradient.
+constexpr char const* gemm_names[] = {
+    "conv1 forward",     "conv2 forward",      "dense1 forward",    "dense2 forward",
+    "dense2 input grad", "dense2 weight grad", "dense1 input grad", "dense1 weight grad",
+    "conv2 input grad",  "conv2 weight grad",  "conv1 weight grad"};
+constexpr std::size_t gemms_per_step = std::size(gemm_names);
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU time of the process (all threads), which other work on the machine inflates less than
+// wall-clock time.
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+struct Options {
+  std::vector<std::size_t> batches = {64};
+  std::vector<std::string> what = {"loom"};
+  std::size_t samples = 60000;
+  std::size_t min_epochs = 2;
+  double min_seconds = 5.0;
+};
+
+template <class T>
+std::vector<T> split(std::string const& text) {
+  std::vector<T> out;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::istringstream value(item);
+    T parsed{};
+    value >> parsed;
+    out.push_back(parsed);
+  }
+  return out;
+}
+
+Options parse(int argc, char* argv[]) {
+  Options options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string const key = argv[i];
+    std::string const value = argv[i + 1];
+    if (key == "--batch") {
+      options.batches = split<std::size_t>(value);
+    } else if (key == "--what") {
+      options.what = split<std::string>(value);
+    } else if (key == "--samples") {
+      options.samples = std::stoul(value);
+    } else if (key == "--min-epochs") {
+      options.min_epochs = std::stoul(value);
+    } else if (key == "--min-seconds") {
+      options.min_seconds = std::stod(value);
+    } else {
+      throw std::runtime_error("unknown option " + key);
+    }
+  }
+  if (argc % 2 == 0) {
+    throw std::runtime_error(std::string("option ") + argv[argc - 1] + " needs a value");
+  }
+  return options;
+}
+
+// splitmix64: fast, seeded, good enough for benchmark data.
+struct Random {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  float uniform() { return float(next() >> 40) * (1.0f / 16777216.0f); } // [0, 1)
+};
+
+Dataset make_data(std::size_t samples) {
+  Random random{42};
+  std::vector<float> features(samples * inputs);
+  for (auto& f : features) {
+    f = random.uniform();
+  }
+  std::vector<std::int32_t> labels(samples);
+  for (auto& l : labels) {
+    l = static_cast<std::int32_t>(random.next() % classes);
+  }
+  return Dataset(std::move(features), inputs, std::move(labels), 1, "random data");
+}
+
+struct Throughput {
+  double samples_per_s;     // wall clock
+  double samples_per_cpu_s; // process CPU time
+  std::size_t epochs;
+};
+
+// Runs `epoch` once to warm up, then until it has run at least --min-epochs epochs for at
+// least --min-seconds seconds.
+Throughput time_epochs(Options const& options, std::size_t samples,
+                       std::function<void()> const& epoch) {
+  epoch();
+  Kokkos::fence();
+  double wall = 0, cpu = 0;
+  std::size_t epochs = 0;
+  while (epochs < options.min_epochs || wall < options.min_seconds) {
+    auto const start = Clock::now();
+    double const cpu_start = cpu_seconds();
+    epoch();
+    Kokkos::fence();
+    wall += seconds_since(start);
+    cpu += cpu_seconds() - cpu_start;
+    epochs += 1;
+  }
+  double const total = double(epochs * samples);
+  return {total / wall, total / cpu, epochs};
+}
+
+void report(char const* what, std::size_t batch, Throughput const& result) {
+  std::printf("%s batch=%zu samples_per_s=%.1f samples_per_cpu_s=%.1f epochs=%zu\n", what, batch,
+              result.samples_per_s, result.samples_per_cpu_s, result.epochs);
+  std::fflush(stdout);
+}
+
+// loom through Trainer::fit, the path users take.
+void run_throughput(Options const& options, Dataset const& data, std::size_t batch) {
+  loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD> trainer(
+      {.batch = batch, .lr = learning_rate, .seed = 1});
+  std::uint64_t fitted = 0;
+  auto const result =
+      time_epochs(options, data.size(), [&] { trainer.fit(data, loom::epochs(++fitted)); });
+  report("loom", batch, result);
+}
+
+// --- the breakdown ------------------------------------------------------------------------
+
+// Time in every Kokkos kernel and profiling region, by label and call within the step,
+// through the Kokkos Tools callbacks (no tool library needed).
+struct KernelTimes {
+  struct Entry {
+    double seconds = 0;
+    std::size_t calls = 0;
+  };
+  static inline std::map<std::string, Entry> totals;
+  static inline std::map<std::string, std::size_t> calls_this_step;
+  static inline std::size_t gemms_this_step = 0;
+  static inline std::vector<std::pair<std::string, Clock::time_point>> kernels;
+  static inline std::vector<std::pair<std::string, Clock::time_point>> regions;
+  static inline bool recording = false;
+
+  static void new_step() {
+    calls_this_step.clear();
+    gemms_this_step = 0;
+  }
+  // "<name> #k" for the k-th call of `name` in this step; GEMM regions by layer and pass.
+  static std::string label(std::string const& name) {
+    if (name.find("gemm") != std::string::npos) {
+      std::size_t const k = gemms_this_step++;
+      return "GEMM " + (k < gemms_per_step ? std::string(gemm_names[k]) : "#" + std::to_string(k)) +
+             " (" + name + ")";
+    }
+    return name + " #" + std::to_string(calls_this_step[name]++);
+  }
+  static void begin(char const* name, std::uint32_t, std::uint64_t* id) {
+    kernels.emplace_back(label(name), Clock::now());
+    *id = kernels.size();
+  }
+  static void end(std::uint64_t) {
+    auto const [name, start] = kernels.back();
+    kernels.pop_back();
+    add(name, start);
+  }
+  static void push(char const* name) {
+    regions.emplace_back("[region] " + label(name), Clock::now());
+  }
+  static void pop() {
+    auto const [name, start] = regions.back();
+    regions.pop_back();
+    add(name, start);
+  }
+  static void add(std::string const& name, Clock::time_point start) {
+    if (recording) {
+      auto& entry = totals[name];
+      entry.seconds += seconds_since(start);
+      entry.calls += 1;
+    }
+  }
+  static void install() {
+    namespace tools = Kokkos::Tools::Experimental;
+    tools::set_begin_parallel_for_callback(&begin);
+    tools::set_end_parallel_for_callback(&end);
+    tools::set_begin_parallel_reduce_callback(&begin);
+    tools::set_end_parallel_reduce_callback(&end);
+    tools::set_begin_parallel_scan_callback(&begin);
+    tools::set_end_parallel_scan_callback(&end);
+    tools::set_push_region_callback(&push);
+    tools::set_pop_region_callback(&pop);
+  }
+};
+
+void run_breakdown(Options const& options, Dataset const& data, std::size_t batch) {
+  using OptimizerState = loom::SGD::state<float, ExecutionSpace>;
+  using Model = loom::Model<Net, ExecutionSpace, typename OptimizerState::value_type>;
+  using batch_view = Kokkos::View<float**, Kokkos::LayoutRight, MemorySpace>;
+  using label_view = Kokkos::View<std::int32_t*, MemorySpace>;
+  static_assert(loom::is_host_accessible<MemorySpace>,
+                "the breakdown gathers straight into the model's memory space");
+
+  ExecutionSpace const space;
+  Model model(1, space);
+  OptimizerState optimizer(Model::num_parameters, {});
+  loom::data::BatchPlan plan(data.size(), batch, /*seed=*/1, /*shuffle=*/true);
+  batch_view x_all("x", batch, inputs);
+  label_view y_all("y", batch);
+
+  enum Phase { shuffle, gather, forward, loss, backward, phases };
+  char const* const names[phases] = {"shuffle (BatchPlan::set_epoch)", "gather", "forward", "loss",
+                                     "backward, SGD step fused (Model::backward_into)"};
+  double seconds[phases] = {};
+  std::uint64_t epoch = 0;
+  std::size_t steps = 0;
+  auto lap = [&](Phase phase, Clock::time_point& start) {
+    space.fence();
+    auto const now = Clock::now();
+    seconds[phase] += std::chrono::duration<double>(now - start).count();
+    start = now;
+  };
+  auto run_epoch = [&] {
+    auto t = Clock::now();
+    plan.set_epoch(epoch++);
+    lap(shuffle, t);
+    for (std::size_t b = 0; b < plan.num_batches(); ++b) {
+      KernelTimes::new_step();
+      auto const indices = plan.batch(b);
+      std::size_t const rows = indices.size();
+      batch_view x(x_all, std::make_pair(std::size_t{0}, rows), Kokkos::ALL);
+      label_view y(y_all, std::make_pair(std::size_t{0}, rows));
+      data.gather(indices, x.data(), y.data());
+      lap(gather, t);
+      auto const output = model.forward(x);
+      lap(forward, t);
+      auto const value =
+          loom::SoftmaxCrossEntropy::compute(space, output, y, model.output_gradient(), 1.0 / rows);
+      if (value.count != rows) {
+        std::abort();
+      }
+      lap(loss, t);
+      // As Trainer::train_step: plain SGD written into the weights by the backward pass.
+      auto const update = optimizer.linear_update(learning_rate);
+      model.backward_into(model.parameters(), float(update->alpha), float(update->beta));
+      optimizer.count_step();
+      lap(backward, t);
+      ++steps;
+    }
+  };
+
+  KernelTimes::install();
+  run_epoch(); // warm-up
+  std::fill(std::begin(seconds), std::end(seconds), 0.0);
+  steps = 0;
+  KernelTimes::totals.clear();
+  KernelTimes::recording = true;
+  auto const start = Clock::now();
+  std::size_t epochs = 0;
+  do {
+    run_epoch();
+    ++epochs;
+  } while (epochs < options.min_epochs || seconds_since(start) < options.min_seconds);
+  double const wall = seconds_since(start);
+  KernelTimes::recording = false;
+
+  double const per_step = 1e6 / double(steps);
+  std::printf("breakdown batch=%zu samples_per_s=%.1f steps=%zu us_per_step=%.1f\n", batch,
+              double(epochs * data.size()) / wall, steps, wall * per_step);
+  for (int p = 0; p < phases; ++p) {
+    std::printf("breakdown batch=%zu phase=\"%s\" us_per_step=%.2f share=%.1f%%\n", batch, names[p],
+                seconds[p] * per_step, 100.0 * seconds[p] / wall);
+  }
+  std::vector<std::pair<std::string, KernelTimes::Entry>> kernels(KernelTimes::totals.begin(),
+                                                                  KernelTimes::totals.end());
+  std::sort(kernels.begin(), kernels.end(),
+            [](auto const& a, auto const& b) { return a.second.seconds > b.second.seconds; });
+  double gemm_seconds = 0;
+  for (auto const& [name, entry] : kernels) {
+    if (name.starts_with("[region] GEMM")) {
+      gemm_seconds += entry.seconds;
+    }
+  }
+  std::printf("breakdown batch=%zu phase=\"all %zu GEMMs\" us_per_step=%.2f share=%.1f%%\n", batch,
+              gemms_per_step, gemm_seconds * per_step, 100.0 * gemm_seconds / wall);
+  for (auto const& [name, entry] : kernels) {
+    std::printf("breakdown batch=%zu kernel=\"%s\" calls_per_step=%.2f us_per_step=%.2f "
+                "share=%.1f%%\n",
+                batch, name.c_str(), double(entry.calls) / double(steps), entry.seconds * per_step,
+                100.0 * entry.seconds / wall);
+  }
+  std::fflush(stdout);
+}
+
+char const* gemm_name() {
+  switch (loom::kernels::gemm_backend<float, MemorySpace>()) {
+  case loom::kernels::GemmBackend::kokkos_kernels:
+    return "KokkosBlas::gemm";
+  case loom::kernels::GemmBackend::blas:
+    return "BLAS";
+  default:
+    return "loom tiled kernel";
+  }
+}
+
+} // namespace
+
+int main(int argc, char* argv[]) {
+  loom::Environment env(argc, argv);
+  try {
+    Options const options = parse(argc, argv);
+    std::printf("# loom %s, Kokkos %d.%d.%d %s, GEMM: %s, %zu samples, SGD lr %g\n", LOOM_VERSION,
+                KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100,
+                ExecutionSpace::name(), gemm_name(), options.samples, learning_rate);
+    std::fflush(stdout);
+    Dataset const data = make_data(options.samples);
+    auto const wants = [&](char const* what) {
+      return std::find(options.what.begin(), options.what.end(), what) != options.what.end();
+    };
+    for (auto const& what : options.what) {
+      if (what != "loom" && what != "breakdown") {
+        throw std::runtime_error("--what takes loom or breakdown, not " + what);
+      }
+    }
+    if (wants("loom")) {
+      for (std::size_t batch : options.batches) {
+        run_throughput(options, data, batch);
+      }
+    }
+    if (wants("breakdown")) {
+      for (std::size_t batch : options.batches) {
+        run_breakdown(options, data, batch);
+      }
+    }
+    return 0;
+  } catch (std::exception const& e) {
+    std::fprintf(stderr, "cnn_throughput: %s\n", e.what());
+    return 1;
+  }
+}
