@@ -95,6 +95,11 @@ TEST(pooling, max_pool_backward_routes_to_the_maximum) {
 TEST(pooling, gradients_max_pool) {
   test::check_gradients<Sequential<Input<2, 4, 6>, MaxPool2D<2>>, ExecutionSpace>();
 }
+TEST(pooling, gradients_tiling_pools_leave_uncovered_values_zero) {
+  // 5×7 under 2×2 windows: the last row and column belong to no window.
+  test::check_gradients<Sequential<Input<2, 5, 7>, MaxPool2D<2>>, ExecutionSpace>();
+  test::check_gradients<Sequential<Input<2, 5, 7>, AvgPool2D<Window{2, 3}>>, ExecutionSpace>();
+}
 TEST(pooling, gradients_max_pool_overlapping_padded_odd) {
   test::check_gradients<Sequential<Input<2, 7, 5>, MaxPool2D<3, 2, 1>>, ExecutionSpace>();
 }

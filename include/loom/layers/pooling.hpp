@@ -205,6 +205,10 @@ public:
           auto const* image = in + static_cast<std::size_t>(plane) * height * width;
           auto const* g = grad + static_cast<std::size_t>(plane) * out_height * out_width;
           Scalar* d = out + static_cast<std::size_t>(plane) * height * width;
+          if constexpr (tiles) {
+            backward_tiles(image, g, d);
+            return;
+          }
           for (int k = 0; k < height * width; ++k) {
             d[k] = Scalar(0);
           }
@@ -232,6 +236,41 @@ public:
   }
 
 private:
+  // Windows that tile the plane (stride = kernel, no padding) are disjoint: backward writes
+  // each input value once, without zeroing the plane first, and zeroes only the rows and
+  // columns no window covers.
+  static constexpr bool tiles = ph_ == 0 && pw_ == 0 && sh_ == kh_ && sw_ == kw_;
+
+  template <class T, class G>
+  KOKKOS_INLINE_FUNCTION static void backward_tiles(T const* image, G const* g, Scalar* d) {
+    for (int oh = 0; oh < out_height; ++oh) {
+      for (int ow = 0; ow < out_width; ++ow) {
+        Scalar const gradient = g[oh * out_width + ow];
+        if constexpr (Kind == PoolKind::max) {
+          int best = -1;
+          Scalar top = Kokkos::reduction_identity<Scalar>::max();
+          visit(oh, ow, [&](int k) {
+            bool const better = image[k] > top;
+            top = better ? Scalar(image[k]) : top;
+            best = better ? k : best;
+          });
+          visit(oh, ow, [&](int k) { d[k] = k == best ? gradient : Scalar(0); });
+        } else {
+          Scalar const share = gradient / Scalar(kh_ * kw_);
+          visit(oh, ow, [&](int k) { d[k] = share; });
+        }
+      }
+      for (int h = oh * kh_; h < (oh + 1) * kh_; ++h) {
+        for (int w = out_width * kw_; w < width; ++w) {
+          d[h * width + w] = Scalar(0);
+        }
+      }
+    }
+    for (int k = out_height * kh_ * width; k < height * width; ++k) {
+      d[k] = Scalar(0);
+    }
+  }
+
   // Calls f(k) for the position k in the plane of every input value of window (oh, ow), in
   // row-major order. Without padding every window lies inside the image, and the loops have
   // compile-time trip counts.
