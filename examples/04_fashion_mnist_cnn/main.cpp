@@ -3,7 +3,7 @@
 // Nesterov momentum and a cosine schedule, progress while it trains, test accuracy at the end.
 // Exits non-zero below --min-accuracy (default 0.91).
 //
-//   04_fashion_mnist_cnn [--epochs 5] [--batch 64] [--lr 0.01] [--train-limit N]
+//   04_fashion_mnist_cnn [--epochs 5] [--batch 32] [--lr 0.01] [--train-limit N]
 //                        [--checkpoint DIR] [--log FILE] [--min-accuracy 0.91]
 //
 // With --checkpoint, a run that is stopped resumes from DIR/last.ckpt when started again.
@@ -24,7 +24,7 @@ using Net = loom::Sequential<loom::Input<1, 28, 28>,                            
 
 int main(int argc, char* argv[]) {
   loom::Environment env(argc, argv);
-  std::size_t epochs = 5, batch = 64, train_limit = 0;
+  std::size_t epochs = 5, batch = 32, train_limit = 0;
   double lr = 0.01, min_accuracy = 0.91;
   std::string checkpoint_dir, log_file;
   for (int i = 1; i + 1 < argc; i += 2) {
