@@ -48,7 +48,7 @@ double relative_difference(std::vector<float> const& a, std::vector<float> const
   return diff / scale;
 }
 
-template <class Strategy>
+template <class Strategy, class Network = Net>
 void check_equivalent_to_serial(typename Strategy::options parallel, std::size_t accumulate,
                                 bool momentum = true) {
   Environment env;
@@ -60,7 +60,7 @@ void check_equivalent_to_serial(typename Strategy::options parallel, std::size_t
                                                     .optimizer = {.momentum = momentum ? 0.9 : 0.0},
                                                     .seed = 7,
                                                     .accumulate = accumulate};
-  Trainer<Net, SoftmaxCrossEntropy, SGD, SingleProcess, ExecutionSpace> serial(serial_options);
+  Trainer<Network, SoftmaxCrossEntropy, SGD, SingleProcess, ExecutionSpace> serial(serial_options);
   serial.fit(data, epochs(2));
 
   TrainerOptions<SGD, Strategy> options{.batch = 16,
@@ -69,7 +69,8 @@ void check_equivalent_to_serial(typename Strategy::options parallel, std::size_t
                                         .seed = 7,
                                         .accumulate = accumulate,
                                         .parallel = parallel};
-  Trainer<Net, SoftmaxCrossEntropy, SGD, Strategy, ExecutionSpace> parallel_trainer(env, options);
+  Trainer<Network, SoftmaxCrossEntropy, SGD, Strategy, ExecutionSpace> parallel_trainer(env,
+                                                                                        options);
   parallel_trainer.fit(data, epochs(2));
 
   EXPECT_EQ(parallel_trainer.state().step, 20u);
@@ -109,6 +110,16 @@ TEST(data_parallel, equals_serial_training_with_ring) {
 }
 TEST(data_parallel, equals_serial_training_with_recursive_halving) {
   check_policy<comm::RecursiveHalving>();
+}
+
+TEST(data_parallel, equals_serial_training_for_a_convolutional_network) {
+  // The same 12 values per sample read as 3×2×2 images: convolution, pooling and a residual
+  // block under bucketed, overlapped all-reduces.
+  using Cnn = Sequential<Input<3, 2, 2>, Conv2D<4, 2, 1, 1>, ReLU, MaxPool2D<2, 1>,
+                         Residual<Conv2D<4, 1>, Tanh>, Flatten, Dense<4>>;
+  check_equivalent_to_serial<DataParallel<comm::Ring>, Cnn>({.bucket_bytes = 64, .overlap = true},
+                                                            1);
+  check_equivalent_to_serial<DataParallel<comm::Mpi>, Cnn>({.bucket_bytes = 1 << 20}, 2);
 }
 
 TEST(data_parallel, buckets_follow_backward_order) {
