@@ -36,7 +36,8 @@ class Conv2DStage;
 /// \brief A 2-D convolution over NCHW images (cross-correlation, as in PyTorch), with the
 ///        weights laid out OutChannels × C × KH × KW followed by the bias. It runs as im2col
 ///        and one GEMM for the whole batch; bias and a following activation run in the
-///        epilogue that writes the NCHW output.
+///        epilogue that writes the NCHW output. The column matrix is kept for backward:
+///        C·KH·KW·OH·OW values per sample of the model's workspace.
 /// \code
 /// loom::Conv2D<32, 3, 1, 1>                  // 32 channels, 3×3, stride 1, padding 1
 /// loom::Conv2D<64, loom::Window{1, 7}, 1, loom::Window{0, 3}, loom::NoBias>
@@ -139,11 +140,14 @@ public:
   static constexpr std::size_t parameter_count =
       std::size_t{outs} * patch + (HasBias ? std::size_t{outs} : 0);
   static constexpr bool keeps_preactivation = Activation::derivative_from == DerivativeFrom::input;
-  static constexpr std::size_t workspace_per_sample = keeps_preactivation ? Out::size : 0;
-  // Within a pass: the column matrix, then the GEMM result (channel-major, see
-  // kernels/convolution.hpp).
-  static constexpr std::size_t scratch_per_sample =
-      std::size_t{pixels} * patch + std::size_t{pixels} * outs;
+  static constexpr std::size_t columns_per_sample = std::size_t{pixels} * patch;
+  // Kept from forward to backward: the pre-activation when the activation's derivative needs
+  // it, and the column matrix (see kernels/convolution.hpp), which the weight gradient reads
+  // again.
+  static constexpr std::size_t workspace_per_sample =
+      (keeps_preactivation ? Out::size : 0) + columns_per_sample;
+  // Within a pass: the GEMM result (channel-major), then the input gradient's columns.
+  static constexpr std::size_t scratch_per_sample = std::size_t{pixels} * outs + columns_per_sample;
 
   void bind(VectorSlice<Scalar, memory_space> params) {
     weight_ = MatrixSlice<Scalar, memory_space>(params.data(), outs, patch);
@@ -153,15 +157,18 @@ public:
   }
 
   void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
+    Scalar* cursor = workspace.data();
     if constexpr (keeps_preactivation) {
-      preactivation_ = MatrixSlice<Scalar, memory_space>(workspace.data(), batch, Out::size);
+      preactivation_ = MatrixSlice<Scalar, memory_space>(cursor, batch, Out::size);
+      cursor += batch * Out::size;
     }
+    cols_ = MatrixSlice<Scalar, memory_space>(cursor, patch, batch * pixels);
   }
 
   void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
-    cols_ = MatrixSlice<Scalar, memory_space>(scratch.data(), patch, batch * pixels);
-    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * patch, outs,
-                                             batch * pixels);
+    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data(), outs, batch * pixels);
+    dcols_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * outs, patch,
+                                               batch * pixels);
   }
 
   void initialize(ExecutionSpace const& space, CounterRng const& rng) {
@@ -181,7 +188,7 @@ public:
   }
 
   template <class XView, class YView, class DyView, class DxView>
-  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const&,
                 YView const& y, DyView const& dy, DxView const& dx,
                 VectorSlice<Scalar, memory_space> target) const {
     int const batch = static_cast<int>(ctx.batch);
@@ -199,14 +206,12 @@ public:
                                                   ctx.gradient_beta);
     }
     // The input gradient reads the weights, so it comes before the target (which may be the
-    // weights themselves) is written. The column matrix holds its columns first, then the
-    // forward pass's columns again for the weight gradient.
+    // weights themselves) is written.
     if (dx.extent(0) > 0) {
       kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, Scalar(1), weight_, pre_,
-                    Scalar(0), cols_);
-      kernels::col2im(space, geometry_(), batch, cols_, dx);
+                    Scalar(0), dcols_);
+      kernels::col2im(space, geometry_(), batch, dcols_, dx);
     }
-    kernels::im2col(space, geometry_(), batch, x, cols_);
     kernels::gemm(space, kernels::Op::none, kernels::Op::transpose, ctx.gradient_alpha, pre_, cols_,
                   ctx.gradient_beta, weight_target);
   }
@@ -226,7 +231,7 @@ private:
             geometry::out_width};
   }
 
-  MatrixSlice<Scalar, memory_space> weight_, preactivation_, cols_, pre_;
+  MatrixSlice<Scalar, memory_space> weight_, preactivation_, cols_, pre_, dcols_;
   VectorSlice<Scalar, memory_space> bias_;
 };
 
