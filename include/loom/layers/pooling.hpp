@@ -216,13 +216,7 @@ public:
             for (int ow = 0; ow < out_width; ++ow) {
               Scalar const gradient = g[oh * out_width + ow];
               if constexpr (Kind == PoolKind::max) {
-                int best = -1;
-                Scalar top = Kokkos::reduction_identity<Scalar>::max();
-                visit(oh, ow, [&](int k) {
-                  bool const better = image[k] > top;
-                  top = better ? Scalar(image[k]) : top;
-                  best = better ? k : best;
-                });
+                int const best = argmax(image, oh, ow);
                 if (best >= 0) { // -1 only for a window of NaNs
                   d[best] += gradient;
                 }
@@ -247,13 +241,7 @@ private:
       for (int ow = 0; ow < out_width; ++ow) {
         Scalar const gradient = g[oh * out_width + ow];
         if constexpr (Kind == PoolKind::max) {
-          int best = -1;
-          Scalar top = Kokkos::reduction_identity<Scalar>::max();
-          visit(oh, ow, [&](int k) {
-            bool const better = image[k] > top;
-            top = better ? Scalar(image[k]) : top;
-            best = better ? k : best;
-          });
+          int const best = argmax(image, oh, ow);
           visit(oh, ow, [&](int k) { d[k] = k == best ? gradient : Scalar(0); });
         } else {
           Scalar const share = gradient / Scalar(kh_ * kw_);
@@ -293,6 +281,20 @@ private:
         }
       }
     }
+  }
+
+  // The position of window (oh, ow)'s maximum: the first one in row-major order, found with
+  // selects; -1 only for a window of NaNs.
+  template <class T>
+  KOKKOS_INLINE_FUNCTION static int argmax(T const* image, int oh, int ow) {
+    int best = -1;
+    Scalar top = Kokkos::reduction_identity<Scalar>::max();
+    visit(oh, ow, [&](int k) {
+      bool const better = image[k] > top;
+      top = better ? Scalar(image[k]) : top;
+      best = better ? k : best;
+    });
+    return best;
   }
 
   // The window's maximum (padding is never it) or its mean (padding counts as zeros). A
