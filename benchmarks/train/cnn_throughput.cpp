@@ -38,6 +38,8 @@
 #include <utility>
 #include <vector>
 
+#include "throughput.hpp"
+
 namespace {
 
 using Net = loom::Sequential<loom::Input<1, 28, 28>,                                    //
@@ -46,8 +48,7 @@ using Net = loom::Sequential<loom::Input<1, 28, 28>,                            
                              loom::Flatten, loom::Dense<128>, loom::ReLU, loom::Dense<10>>;
 using ExecutionSpace = Kokkos::DefaultExecutionSpace;
 using MemorySpace = ExecutionSpace::memory_space;
-using Clock = std::chrono::steady_clock;
-using Dataset = loom::data::InMemoryDataset<std::int32_t>;
+using namespace loom::bench;
 
 constexpr std::size_t inputs = 28 * 28;
 constexpr std::size_t classes = 10;
@@ -62,131 +63,16 @@ constexpr char const* gemm_names[] = {
     "conv2 input grad",  "conv2 weight grad",  "conv1 weight grad"};
 constexpr std::size_t gemms_per_step = std::size(gemm_names);
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// CPU time of the process (all threads), which other work on the machine inflates less than
-// wall-clock time.
-double cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
-
-struct Options {
-  std::vector<std::size_t> batches = {64};
-  std::vector<std::string> what = {"loom"};
-  std::size_t samples = 60000;
-  std::size_t min_epochs = 2;
-  double min_seconds = 5.0;
-};
-
-template <class T>
-std::vector<T> split(std::string const& text) {
-  std::vector<T> out;
-  std::istringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    std::istringstream value(item);
-    T parsed{};
-    value >> parsed;
-    out.push_back(parsed);
-  }
-  return out;
-}
-
-Options parse(int argc, char* argv[]) {
-  Options options;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string const key = argv[i];
-    std::string const value = argv[i + 1];
-    if (key == "--batch") {
-      options.batches = split<std::size_t>(value);
-    } else if (key == "--what") {
-      options.what = split<std::string>(value);
-    } else if (key == "--samples") {
-      options.samples = std::stoul(value);
-    } else if (key == "--min-epochs") {
-      options.min_epochs = std::stoul(value);
-    } else if (key == "--min-seconds") {
-      options.min_seconds = std::stod(value);
-    } else {
-      throw std::runtime_error("unknown option " + key);
-    }
-  }
-  if (argc % 2 == 0) {
-    throw std::runtime_error(std::string("option ") + argv[argc - 1] + " needs a value");
-  }
-  return options;
-}
-
-// splitmix64: fast, seeded, good enough for benchmark data.
-struct Random {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  float uniform() { return float(next() >> 40) * (1.0f / 16777216.0f); } // [0, 1)
-};
-
-Dataset make_data(std::size_t samples) {
-  Random random{42};
-  std::vector<float> features(samples * inputs);
-  for (auto& f : features) {
-    f = random.uniform();
-  }
-  std::vector<std::int32_t> labels(samples);
-  for (auto& l : labels) {
-    l = static_cast<std::int32_t>(random.next() % classes);
-  }
-  return Dataset(std::move(features), inputs, std::move(labels), 1, "random data");
-}
-
-struct Throughput {
-  double samples_per_s;     // wall clock
-  double samples_per_cpu_s; // process CPU time
-  std::size_t epochs;
-};
-
-// Runs `epoch` once to warm up, then until it has run at least --min-epochs epochs for at
-// least --min-seconds seconds.
-Throughput time_epochs(Options const& options, std::size_t samples,
-                       std::function<void()> const& epoch) {
-  epoch();
-  Kokkos::fence();
-  double wall = 0, cpu = 0;
-  std::size_t epochs = 0;
-  while (epochs < options.min_epochs || wall < options.min_seconds) {
-    auto const start = Clock::now();
-    double const cpu_start = cpu_seconds();
-    epoch();
-    Kokkos::fence();
-    wall += seconds_since(start);
-    cpu += cpu_seconds() - cpu_start;
-    epochs += 1;
-  }
-  double const total = double(epochs * samples);
-  return {total / wall, total / cpu, epochs};
-}
-
-void report(char const* what, std::size_t batch, Throughput const& result) {
-  std::printf("%s batch=%zu samples_per_s=%.1f samples_per_cpu_s=%.1f epochs=%zu\n", what, batch,
-              result.samples_per_s, result.samples_per_cpu_s, result.epochs);
-  std::fflush(stdout);
-}
+using Options = ThroughputOptions;
 
 // loom through Trainer::fit, the path users take.
 void run_throughput(Options const& options, Dataset const& data, std::size_t batch) {
   loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD> trainer(
       {.batch = batch, .lr = learning_rate, .seed = 1});
   std::uint64_t fitted = 0;
-  auto const result =
-      time_epochs(options, data.size(), [&] { trainer.fit(data, loom::epochs(++fitted)); });
-  report("loom", batch, result);
+  auto const results =
+      time_epochs(options, data.size(), {[&] { trainer.fit(data, loom::epochs(++fitted)); }});
+  report("loom", batch, results.front());
 }
 
 // --- the breakdown ------------------------------------------------------------------------
@@ -370,12 +256,12 @@ char const* gemm_name() {
 int main(int argc, char* argv[]) {
   loom::Environment env(argc, argv);
   try {
-    Options const options = parse(argc, argv);
+    Options const options = parse(argc, argv, {.batches = {64}, .what = {"loom"}});
     std::printf("# loom %s, Kokkos %d.%d.%d %s, GEMM: %s, %zu samples, SGD lr %g\n", LOOM_VERSION,
                 KOKKOS_VERSION / 10000, KOKKOS_VERSION / 100 % 100, KOKKOS_VERSION % 100,
                 ExecutionSpace::name(), gemm_name(), options.samples, learning_rate);
     std::fflush(stdout);
-    Dataset const data = make_data(options.samples);
+    Dataset const data = random_dataset(options.samples, inputs, classes);
     auto const wants = [&](char const* what) {
       return std::find(options.what.begin(), options.what.end(), what) != options.what.end();
     };
