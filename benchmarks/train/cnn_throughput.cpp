@@ -33,6 +33,7 @@
 #include <exception>
 #include <functional>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -54,14 +55,27 @@ constexpr std::size_t inputs = 28 * 28;
 constexpr std::size_t classes = 10;
 constexpr double learning_rate = 0.01;
 
+// Whether the first convolution runs loom's direct kernel (no GEMM; see loom::conv), as it
+// does on host execution spaces.
+constexpr bool conv1_direct =
+    loom::Conv2D<32, 3, 1, 1>::fused_stage<loom::Shape<1, 28, 28>, float, ExecutionSpace,
+                                           loom::ReLU>::direct;
+
 // The GEMMs of one training step in the order the model issues them: forward stage by stage,
 // then backward in reverse, each layer its input gradient (none for the first layer) before
 // its weight gradient.
-constexpr char const* gemm_names[] = {
+constexpr char const* gemm_names_im2col[] = {
     "conv1 forward",     "conv2 forward",      "dense1 forward",    "dense2 forward",
     "dense2 input grad", "dense2 weight grad", "dense1 input grad", "dense1 weight grad",
     "conv2 input grad",  "conv2 weight grad",  "conv1 weight grad"};
-constexpr std::size_t gemms_per_step = std::size(gemm_names);
+constexpr char const* gemm_names_direct[] = {
+    "conv2 forward",      "dense1 forward",    "dense2 forward",     "dense2 input grad",
+    "dense2 weight grad", "dense1 input grad", "dense1 weight grad", "conv2 input grad",
+    "conv2 weight grad"};
+constexpr std::span<char const* const> gemm_names =
+    conv1_direct ? std::span<char const* const>(gemm_names_direct)
+                 : std::span<char const* const>(gemm_names_im2col);
+constexpr std::size_t gemms_per_step = gemm_names.size();
 
 using Options = ThroughputOptions;
 

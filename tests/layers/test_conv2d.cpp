@@ -32,6 +32,26 @@ TEST(conv2d, shapes_parameter_counts_and_names) {
   EXPECT_EQ((Conv2D<32, 3>::name()), "Conv2D<32, 3>");
   EXPECT_EQ((Conv2D<8, Window{1, 7}, 2, Window{0, 3}, NoBias>::name()),
             "Conv2D<8, 1x7, 2, 0x3, NoBias>");
+  EXPECT_EQ((Conv2D<8, 3, 1, 1, conv::Direct>::name()), "Conv2D<8, 3, 1, 1, conv::Direct>");
+  EXPECT_EQ((Conv2D<8, 3, 1, 0, NoBias, conv::Im2col>::name()),
+            "Conv2D<8, 3, NoBias, conv::Im2col>");
+}
+
+TEST(conv2d, chooses_the_direct_kernel_for_small_patches_on_the_host) {
+  using HostSpace = Kokkos::DefaultHostExecutionSpace;
+  // C·KH·KW = 9 and 27: direct; 36: im2col; named algorithms are kept.
+  static_assert(Conv2D<32, 3, 1, 1>::stage<Shape<1, 28, 28>, float, HostSpace>::direct);
+  static_assert(Conv2D<32, 3, 1, 1>::stage<Shape<3, 32, 32>, float, HostSpace>::direct);
+  static_assert(!Conv2D<32, 3, 1, 1>::stage<Shape<4, 32, 32>, float, HostSpace>::direct);
+  static_assert(
+      !Conv2D<32, 3, 1, 1, conv::Im2col>::stage<Shape<1, 28, 28>, float, HostSpace>::direct);
+  static_assert(Conv2D<8, 3, 1, 1, conv::Direct>::stage<Shape<16, 8, 8>, float, HostSpace>::direct);
+  // A first layer over large images needs more than a work item may hold: im2col.
+  static_assert(!Conv2D<64, 7, 2, 3>::stage<Shape<3, 224, 224>, float, HostSpace>::direct);
+  // The direct kernel needs no column matrix: only the output's scratch.
+  using Direct = Conv2D<32, 3, 1, 1>::stage<Shape<1, 28, 28>, float, HostSpace>;
+  static_assert(Direct::workspace_per_sample == 0);
+  static_assert(Direct::scratch_per_sample == 32 * 28 * 28);
 }
 
 TEST(conv2d, footprint_gives_halo_widths) {
@@ -75,8 +95,21 @@ std::vector<double> reference_conv(std::vector<double> const& x, std::vector<dou
   return y;
 }
 
-TEST(conv2d, forward_matches_a_direct_convolution) {
-  using Net = Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 1}>>;
+// Every behaviour below holds for both algorithms: im2col + GEMM and the direct kernel.
+template <class Algorithm>
+class conv2d_algorithm : public ::testing::Test {};
+struct AlgorithmNames {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, conv::Direct> ? "direct" : "im2col";
+  }
+};
+using Algorithms = ::testing::Types<conv::Im2col, conv::Direct>;
+TYPED_TEST_SUITE(conv2d_algorithm, Algorithms, AlgorithmNames);
+
+TYPED_TEST(conv2d_algorithm, forward_matches_a_direct_convolution) {
+  using A = TypeParam;
+  using Net = Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 1}, A>>;
   constexpr int n = 2;
   Model<Net, ExecutionSpace, double> model(3);
   auto params = test::host_copy(model.parameters());
@@ -101,35 +134,44 @@ TEST(conv2d, forward_matches_a_direct_convolution) {
   }
 }
 
-TEST(conv2d, gradients_same_padding) {
-  test::check_gradients<Sequential<Input<2, 5, 5>, Conv2D<3, 3, 1, 1>>, ExecutionSpace>();
+TYPED_TEST(conv2d_algorithm, gradients_same_padding) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<2, 5, 5>, Conv2D<3, 3, 1, 1, A>>, ExecutionSpace>();
 }
-TEST(conv2d, gradients_stride_two_odd_image) {
-  test::check_gradients<Sequential<Input<2, 7, 5>, Conv2D<3, 3, 2, 1>>, ExecutionSpace>();
+TYPED_TEST(conv2d_algorithm, gradients_stride_two_odd_image) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<2, 7, 5>, Conv2D<3, 3, 2, 1, A>>, ExecutionSpace>();
 }
-TEST(conv2d, gradients_rectangular_kernel_stride_padding) {
+TYPED_TEST(conv2d_algorithm, gradients_rectangular_kernel_stride_padding) {
+  using A = TypeParam;
   test::check_gradients<
-      Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 0}>>,
+      Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 0}, A>>,
       ExecutionSpace>();
 }
-TEST(conv2d, gradients_stride_larger_than_kernel) {
-  test::check_gradients<Sequential<Input<1, 7, 7>, Conv2D<2, 2, 3>>, ExecutionSpace>();
+TYPED_TEST(conv2d_algorithm, gradients_stride_larger_than_kernel) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<1, 7, 7>, Conv2D<2, 2, 3, 0, A>>, ExecutionSpace>();
 }
-TEST(conv2d, gradients_no_bias_one_by_one) {
-  test::check_gradients<Sequential<Input<4, 3, 3>, Conv2D<2, 1, 1, 0, NoBias>>, ExecutionSpace>();
-}
-TEST(conv2d, gradients_fused_relu_then_conv) {
-  // The second convolution's input gradient runs col2im into the first's output.
-  test::check_gradients<Sequential<Input<1, 6, 6>, Conv2D<4, 3, 1, 1>, ReLU, Conv2D<3, 3, 2>, Tanh,
-                                   Flatten, Dense<2>>,
+TYPED_TEST(conv2d_algorithm, gradients_no_bias_one_by_one) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<4, 3, 3>, Conv2D<2, 1, 1, 0, NoBias, A>>,
                         ExecutionSpace>();
 }
-TEST(conv2d, gradients_fused_gelu_keeps_preactivation) {
-  test::check_gradients<Sequential<Input<2, 4, 5>, Conv2D<3, 3, 1, 1>, GELU>, ExecutionSpace>();
+TYPED_TEST(conv2d_algorithm, gradients_fused_relu_then_conv) {
+  using A = TypeParam;
+  // The second convolution's input gradient runs col2im into the first's output.
+  test::check_gradients<Sequential<Input<1, 6, 6>, Conv2D<4, 3, 1, 1, A>, ReLU,
+                                   Conv2D<3, 3, 2, 0, A>, Tanh, Flatten, Dense<2>>,
+                        ExecutionSpace>();
 }
-TEST(conv2d, gradients_accumulate_with_beta) {
+TYPED_TEST(conv2d_algorithm, gradients_fused_gelu_keeps_preactivation) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<2, 4, 5>, Conv2D<3, 3, 1, 1, A>, GELU>, ExecutionSpace>();
+}
+TYPED_TEST(conv2d_algorithm, gradients_accumulate_with_beta) {
+  using A = TypeParam;
   // backward(beta = 1) adds to the gradients: twice the same batch gives twice the gradient.
-  using Net = Sequential<Input<2, 5, 5>, Conv2D<3, 3, 1, 1>, ReLU, Flatten, Dense<2>>;
+  using Net = Sequential<Input<2, 5, 5>, Conv2D<3, 3, 1, 1, A>, ReLU, Flatten, Dense<2>>;
   Model<Net, ExecutionSpace, double> model(4);
   Kokkos::View<double**, Kokkos::LayoutRight, test::MemorySpace> x("x", 3, 50);
   Kokkos::deep_copy(x, 0.5);

@@ -25,14 +25,14 @@ struct ConvGeometry {
   int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
   int out_height, out_width;
 
-  KOKKOS_INLINE_FUNCTION int patch() const { return channels * kernel_h * kernel_w; }
-  KOKKOS_INLINE_FUNCTION int pixels() const { return out_height * out_width; }
-  KOKKOS_INLINE_FUNCTION int image() const { return channels * height * width; }
+  KOKKOS_INLINE_FUNCTION constexpr int patch() const { return channels * kernel_h * kernel_w; }
+  KOKKOS_INLINE_FUNCTION constexpr int pixels() const { return out_height * out_width; }
+  KOKKOS_INLINE_FUNCTION constexpr int image() const { return channels * height * width; }
 
   /// The output positions [first, last) whose tap at offset k reads inside an input extent
   /// of `size` (input index = out·stride − pad + k).
-  KOKKOS_INLINE_FUNCTION static void valid(int k, int stride, int pad, int size, int outputs,
-                                           int& first, int& last) {
+  KOKKOS_INLINE_FUNCTION static constexpr void valid(int k, int stride, int pad, int size,
+                                                     int outputs, int& first, int& last) {
     int const lo = pad - k; // out·stride ≥ lo
     first = lo <= 0 ? 0 : (lo + stride - 1) / stride;
     int const hi = size - 1 + pad - k; // out·stride ≤ hi
@@ -43,51 +43,51 @@ struct ConvGeometry {
 };
 
 /// \brief cols((c, kh, kw), n·OH·OW + oh·OW + ow) = x(n, c, oh·S − P + kh, ow·S − P + kw),
-///        0 outside the image. One work item per (row, image) writes one contiguous run.
-template <class ExecutionSpace, class XView, class ColsView>
-void im2col(ExecutionSpace const& space, ConvGeometry const& g, int batch, XView const& x,
-            ColsView const& cols) {
+///        0 outside the image. One work item per (image, channel) plane, which stays in
+///        cache while it is written to the plane's KH·KW rows, each a contiguous run. The
+///        geometry is a template argument, so that every loop bound is a constant.
+template <ConvGeometry G, class ExecutionSpace, class XView, class ColsView>
+void im2col(ExecutionSpace const& space, int batch, XView const& x, ColsView const& cols) {
   using Scalar = typename ColsView::non_const_value_type;
   auto const* in = x.data();
   Scalar* out = cols.data();
-  std::size_t const row_length = static_cast<std::size_t>(batch) * g.pixels();
+  std::size_t const row_length = static_cast<std::size_t>(batch) * G.pixels();
   Kokkos::parallel_for(
-      "loom::kernels::im2col", Kokkos::RangePolicy<ExecutionSpace>(space, 0, g.patch() * batch),
+      "loom::kernels::im2col", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * G.channels),
       KOKKOS_LAMBDA(int item) {
-        int const row = item / batch;
-        int const n = item - row * batch;
-        int const kw = row % g.kernel_w;
-        int const kh = (row / g.kernel_w) % g.kernel_h;
-        int const c = row / (g.kernel_w * g.kernel_h);
-        auto const* plane = in + static_cast<std::size_t>(n) * g.image() +
-                            static_cast<std::size_t>(c) * g.height * g.width;
-        Scalar* dst = out + row * row_length + static_cast<std::size_t>(n) * g.pixels();
-        int oh0, oh1, ow0, ow1;
-        ConvGeometry::valid(kh, g.stride_h, g.pad_h, g.height, g.out_height, oh0, oh1);
-        ConvGeometry::valid(kw, g.stride_w, g.pad_w, g.width, g.out_width, ow0, ow1);
-        for (int oh = 0; oh < g.out_height; ++oh, dst += g.out_width) {
-          if (oh < oh0 || oh >= oh1) {
-            for (int ow = 0; ow < g.out_width; ++ow) {
-              dst[ow] = Scalar(0);
+        int const c = item / batch;
+        int const n = item - c * batch;
+        auto const* KOKKOS_RESTRICT plane = in + static_cast<std::size_t>(n) * G.image() +
+                                            static_cast<std::size_t>(c) * G.height * G.width;
+        for (int kh = 0; kh < G.kernel_h; ++kh) {
+          int oh0, oh1;
+          ConvGeometry::valid(kh, G.stride_h, G.pad_h, G.height, G.out_height, oh0, oh1);
+          for (int kw = 0; kw < G.kernel_w; ++kw) {
+            int ow0, ow1;
+            ConvGeometry::valid(kw, G.stride_w, G.pad_w, G.width, G.out_width, ow0, ow1);
+            int const row = (c * G.kernel_h + kh) * G.kernel_w + kw;
+            Scalar* KOKKOS_RESTRICT dst =
+                out + row * row_length + static_cast<std::size_t>(n) * G.pixels();
+            for (int k = 0; k < oh0 * G.out_width; ++k) {
+              dst[k] = Scalar(0);
             }
-            continue;
-          }
-          // Input index of output column ow: base + ow·stride (≥ 0 on [ow0, ow1)).
-          int const base = (oh * g.stride_h - g.pad_h + kh) * g.width - g.pad_w + kw;
-          for (int ow = 0; ow < ow0; ++ow) {
-            dst[ow] = Scalar(0);
-          }
-          if (g.stride_w == 1) {
-            for (int ow = ow0; ow < ow1; ++ow) {
-              dst[ow] = plane[base + ow];
+            for (int oh = oh0; oh < oh1; ++oh) {
+              Scalar* KOKKOS_RESTRICT to = dst + oh * G.out_width;
+              // Input index of output column ow: base + ow·stride (≥ 0 on [ow0, ow1)).
+              int const base = (oh * G.stride_h - G.pad_h + kh) * G.width - G.pad_w + kw;
+              for (int ow = 0; ow < ow0; ++ow) {
+                to[ow] = Scalar(0);
+              }
+              for (int ow = ow0; ow < ow1; ++ow) {
+                to[ow] = plane[base + ow * G.stride_w];
+              }
+              for (int ow = ow1; ow < G.out_width; ++ow) {
+                to[ow] = Scalar(0);
+              }
             }
-          } else {
-            for (int ow = ow0; ow < ow1; ++ow) {
-              dst[ow] = plane[base + ow * g.stride_w];
+            for (int k = oh1 * G.out_width; k < G.pixels(); ++k) {
+              dst[k] = Scalar(0);
             }
-          }
-          for (int ow = ow1; ow < g.out_width; ++ow) {
-            dst[ow] = Scalar(0);
           }
         }
       });
@@ -96,42 +96,36 @@ void im2col(ExecutionSpace const& space, ConvGeometry const& g, int batch, XView
 /// \brief The adjoint of im2col: dx(n, c, h, w) = Σ dcols over every tap (kh, kw) and output
 ///        pixel that read (c, h, w). One work item per (image, channel) plane adds the
 ///        plane's KH·KW shifted runs in a fixed order: no atomics, deterministic.
-template <class ExecutionSpace, class ColsView, class DxView>
-void col2im(ExecutionSpace const& space, ConvGeometry const& g, int batch, ColsView const& dcols,
-            DxView const& dx) {
+template <ConvGeometry G, class ExecutionSpace, class ColsView, class DxView>
+void col2im(ExecutionSpace const& space, int batch, ColsView const& dcols, DxView const& dx) {
   using Scalar = typename DxView::non_const_value_type;
   auto const* in = dcols.data();
   Scalar* out = dx.data();
-  std::size_t const row_length = static_cast<std::size_t>(batch) * g.pixels();
+  std::size_t const row_length = static_cast<std::size_t>(batch) * G.pixels();
   Kokkos::parallel_for(
-      "loom::kernels::col2im", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * g.channels),
+      "loom::kernels::col2im", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * G.channels),
       KOKKOS_LAMBDA(int item) {
-        int const n = item / g.channels;
-        int const c = item - n * g.channels;
-        Scalar* plane = out + static_cast<std::size_t>(n) * g.image() +
-                        static_cast<std::size_t>(c) * g.height * g.width;
-        for (int k = 0; k < g.height * g.width; ++k) {
+        int const c = item / batch;
+        int const n = item - c * batch;
+        Scalar* KOKKOS_RESTRICT plane = out + static_cast<std::size_t>(n) * G.image() +
+                                        static_cast<std::size_t>(c) * G.height * G.width;
+        for (int k = 0; k < G.height * G.width; ++k) {
           plane[k] = Scalar(0);
         }
-        for (int kh = 0; kh < g.kernel_h; ++kh) {
+        for (int kh = 0; kh < G.kernel_h; ++kh) {
           int oh0, oh1;
-          ConvGeometry::valid(kh, g.stride_h, g.pad_h, g.height, g.out_height, oh0, oh1);
-          for (int kw = 0; kw < g.kernel_w; ++kw) {
+          ConvGeometry::valid(kh, G.stride_h, G.pad_h, G.height, G.out_height, oh0, oh1);
+          for (int kw = 0; kw < G.kernel_w; ++kw) {
             int ow0, ow1;
-            ConvGeometry::valid(kw, g.stride_w, g.pad_w, g.width, g.out_width, ow0, ow1);
-            int const row = (c * g.kernel_h + kh) * g.kernel_w + kw;
-            auto const* src = in + row * row_length + static_cast<std::size_t>(n) * g.pixels();
+            ConvGeometry::valid(kw, G.stride_w, G.pad_w, G.width, G.out_width, ow0, ow1);
+            int const row = (c * G.kernel_h + kh) * G.kernel_w + kw;
+            auto const* KOKKOS_RESTRICT src =
+                in + row * row_length + static_cast<std::size_t>(n) * G.pixels();
             for (int oh = oh0; oh < oh1; ++oh) {
-              int const base = (oh * g.stride_h - g.pad_h + kh) * g.width - g.pad_w + kw;
-              auto const* from = src + oh * g.out_width;
-              if (g.stride_w == 1) {
-                for (int ow = ow0; ow < ow1; ++ow) {
-                  plane[base + ow] += from[ow];
-                }
-              } else {
-                for (int ow = ow0; ow < ow1; ++ow) {
-                  plane[base + ow * g.stride_w] += from[ow];
-                }
+              int const base = (oh * G.stride_h - G.pad_h + kh) * G.width - G.pad_w + kw;
+              auto const* KOKKOS_RESTRICT from = src + oh * G.out_width;
+              for (int ow = ow0; ow < ow1; ++ow) {
+                plane[base + ow * G.stride_w] += from[ow];
               }
             }
           }

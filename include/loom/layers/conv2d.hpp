@@ -6,6 +6,8 @@
 #include <loom/core/tensor.hpp>
 #include <loom/kernels/convolution.hpp>
 #include <loom/kernels/copy.hpp>
+#include <loom/kernels/direct_convolution.hpp>
+#include <loom/kernels/elementwise.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
 #include <loom/layers/concepts.hpp>
@@ -27,10 +29,33 @@ struct loom_error_conv2d_input_must_be_an_image;
 template <class LayerIndex, class Conv, class InputShape>
 struct loom_error_conv2d_kernel_larger_than_padded_input;
 
+/// \brief How Conv2D computes: its algorithm option. Without one, Conv2D runs the direct kernel
+///        on host execution spaces when C·KH·KW ≤ conv::direct_max_patch (a first layer over
+///        1–3 channels) and the layer fits its work-item buffers, and im2col otherwise.
+namespace conv {
+/// im2col and one GEMM per batch (kernels/convolution.hpp).
+struct Im2col {
+  static constexpr char const* name = "conv::Im2col";
+};
+/// A direct kernel without GEMM (kernels/direct_convolution.hpp): faster when the GEMM's inner
+/// dimension C·KH·KW is small. Each work item holds a zero-padded copy of one image.
+struct Direct {
+  static constexpr char const* name = "conv::Direct";
+};
+/// The largest C·KH·KW for which Conv2D picks conv::Direct by itself.
+inline constexpr std::size_t direct_max_patch = 27;
+} // namespace conv
+
 namespace detail {
 template <class In, class Out, class Scalar, class ExecutionSpace, Window Kernel, Window Stride,
-          Window Padding, bool HasBias, class Initializer, class Activation>
+          Window Padding, bool HasBias, class Initializer, class Activation, class Algorithm>
 class Conv2DStage;
+
+template <class T>
+inline constexpr bool is_conv_algorithm =
+    std::is_same_v<T, conv::Im2col> || std::is_same_v<T, conv::Direct>;
+template <class T>
+struct is_conv_algorithm_t : std::bool_constant<is_conv_algorithm<T>> {};
 } // namespace detail
 
 /// \brief A 2-D convolution over NCHW images (cross-correlation, as in PyTorch), with the
@@ -41,13 +66,15 @@ class Conv2DStage;
 /// \code
 /// loom::Conv2D<32, 3, 1, 1>                  // 32 channels, 3×3, stride 1, padding 1
 /// loom::Conv2D<64, loom::Window{1, 7}, 1, loom::Window{0, 3}, loom::NoBias>
+/// loom::Conv2D<32, 5, 1, 2, loom::conv::Im2col>   // the algorithm named, not chosen
 /// \endcode
 /// \tparam OutChannels  output channels (≥ 1)
 /// \tparam Kernel       kernel size; an integer for a square kernel, Window{h, w} otherwise
 /// \tparam Stride       step between windows (default 1)
 /// \tparam Padding      zeros added on each side (default 0)
 /// \tparam Options      loom::NoBias; an initialiser from loom::init (default: He before
-///                      ReLU-family activations, Xavier otherwise)
+///                      ReLU-family activations, Xavier otherwise); loom::conv::Im2col or
+///                      loom::conv::Direct (default: chosen per layer, see loom::conv)
 template <std::size_t OutChannels, Window Kernel, Window Stride = 1, Window Padding = 0,
           class... Options>
 struct Conv2D {
@@ -57,15 +84,18 @@ struct Conv2D {
                 "loom::Conv2D<OutChannels, Kernel, ...>: the kernel must be at least 1x1");
   static_assert(Stride.h > 0 && Stride.w > 0,
                 "loom::Conv2D<OutChannels, Kernel, Stride, ...>: the stride must be at least 1");
-  static_assert((detail::is_dense_option<Options> && ...),
+  static_assert(((detail::is_dense_option<Options> || detail::is_conv_algorithm<Options>)&&...),
                 "loom::Conv2D<OutChannels, Kernel, Stride, Padding, Options...>: each option "
-                "must be loom::NoBias or an initialiser such as loom::init::HeNormal");
+                "must be loom::NoBias, an initialiser such as loom::init::HeNormal, or "
+                "loom::conv::Im2col or loom::conv::Direct");
 
   using layer_type = Conv2D;
   static constexpr std::size_t out_channels = OutChannels;
   static constexpr bool has_bias = !detail::contains<NoBias, Options...>;
   using initializer =
       typename detail::find_if<detail::is_initializer, init::Auto, Options...>::type;
+  /// conv::Im2col, conv::Direct, or void when Conv2D chooses.
+  using algorithm = typename detail::find_if<detail::is_conv_algorithm_t, void, Options...>::type;
   static constexpr bool fuses_activation = true;
   /// The input region one output element reads (halo widths for spatial decomposition).
   using footprint = Footprint<Kernel, Stride, Padding>;
@@ -78,6 +108,9 @@ struct Conv2D {
     }
     if constexpr (!std::is_same_v<initializer, init::Auto>) {
       out += std::string(", ") + initializer::name;
+    }
+    if constexpr (!std::is_void_v<algorithm>) {
+      out += std::string(", ") + algorithm::name;
     }
     return out + ">";
   }
@@ -115,8 +148,9 @@ struct Conv2D {
   }
 
   template <class In, class Scalar, class ExecutionSpace, class Activation = Identity>
-  using fused_stage = detail::Conv2DStage<In, output_shape<In>, Scalar, ExecutionSpace, Kernel,
-                                          Stride, Padding, has_bias, initializer, Activation>;
+  using fused_stage =
+      detail::Conv2DStage<In, output_shape<In>, Scalar, ExecutionSpace, Kernel, Stride, Padding,
+                          has_bias, initializer, Activation, algorithm>;
   template <class In, class Scalar, class ExecutionSpace>
   using stage = fused_stage<In, Scalar, ExecutionSpace, Identity>;
 };
@@ -124,9 +158,21 @@ struct Conv2D {
 namespace detail {
 
 template <class In, class Out, class Scalar, class ExecutionSpace, Window Kernel, Window Stride,
-          Window Padding, bool HasBias, class Initializer, class Activation>
+          Window Padding, bool HasBias, class Initializer, class Activation, class Algorithm>
 class Conv2DStage {
   using geometry = ImageGeometry<In, Out>;
+  static constexpr kernels::ConvGeometry geometry_{geometry::channels,
+                                                   geometry::height,
+                                                   geometry::width,
+                                                   static_cast<int>(Kernel.h),
+                                                   static_cast<int>(Kernel.w),
+                                                   static_cast<int>(Stride.h),
+                                                   static_cast<int>(Stride.w),
+                                                   static_cast<int>(Padding.h),
+                                                   static_cast<int>(Padding.w),
+                                                   geometry::out_height,
+                                                   geometry::out_width};
+  using direct_kernels = kernels::DirectConv<geometry_, geometry::out_channels>;
 
 public:
   using input_shape = In;
@@ -140,13 +186,23 @@ public:
   static constexpr std::size_t parameter_count =
       std::size_t{outs} * patch + (HasBias ? std::size_t{outs} : 0);
   static constexpr bool keeps_preactivation = Activation::derivative_from == DerivativeFrom::input;
-  static constexpr std::size_t columns_per_sample = std::size_t{pixels} * patch;
+  static_assert(!std::is_same_v<Algorithm, conv::Direct> || direct_kernels::fits,
+                "loom::Conv2D<..., conv::Direct>: the layer is too large for the direct kernel, "
+                "whose work items each hold a padded image (see "
+                "loom::kernels::DirectConv::max_local_values); use conv::Im2col");
+  /// Whether this layer runs the direct kernel (see loom::conv).
+  static constexpr bool direct =
+      std::is_same_v<Algorithm, conv::Direct> ||
+      (std::is_void_v<Algorithm> && is_host_accessible<memory_space> &&
+       std::size_t{patch} <= conv::direct_max_patch && direct_kernels::fits);
+  static constexpr std::size_t columns_per_sample = direct ? 0 : std::size_t{pixels} * patch;
   // Kept from forward to backward: the pre-activation when the activation's derivative needs
-  // it, and the column matrix (see kernels/convolution.hpp), which the weight gradient reads
-  // again.
+  // it, and for im2col the column matrix (see kernels/convolution.hpp), which the weight
+  // gradient reads again.
   static constexpr std::size_t workspace_per_sample =
       (keeps_preactivation ? Out::size : 0) + columns_per_sample;
-  // Within a pass: the GEMM result (channel-major), then the input gradient's columns.
+  // Within a pass: im2col's GEMM result (channel-major), then the input gradient's columns;
+  // the direct kernel's pre-activation gradient (NCHW).
   static constexpr std::size_t scratch_per_sample = std::size_t{pixels} * outs + columns_per_sample;
 
   void bind(VectorSlice<Scalar, memory_space> params) {
@@ -162,13 +218,17 @@ public:
       preactivation_ = MatrixSlice<Scalar, memory_space>(cursor, batch, Out::size);
       cursor += batch * Out::size;
     }
-    cols_ = MatrixSlice<Scalar, memory_space>(cursor, patch, batch * pixels);
+    if constexpr (!direct) {
+      cols_ = MatrixSlice<Scalar, memory_space>(cursor, patch, batch * pixels);
+    }
   }
 
   void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
     pre_ = MatrixSlice<Scalar, memory_space>(scratch.data(), outs, batch * pixels);
-    dcols_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * outs, patch,
-                                               batch * pixels);
+    if constexpr (!direct) {
+      dcols_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * outs, patch,
+                                                 batch * pixels);
+    }
   }
 
   void initialize(ExecutionSpace const& space, CounterRng const& rng) {
@@ -180,7 +240,12 @@ public:
   void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                YView const& y) const {
     int const batch = static_cast<int>(ctx.batch);
-    kernels::im2col(space, geometry_(), batch, x, cols_);
+    if constexpr (direct) {
+      kernels::direct_conv_forward<geometry_, outs, Activation, keeps_preactivation>(
+          space, batch, x, weight_, bias_, y, preactivation_);
+      return;
+    }
+    kernels::im2col<geometry_>(space, batch, x, cols_);
     kernels::gemm(space, kernels::Op::none, kernels::Op::none, Scalar(1), weight_, cols_, Scalar(0),
                   pre_);
     kernels::conv_epilogue_forward<Activation, keeps_preactivation>(space, batch, pixels, outs,
@@ -188,13 +253,21 @@ public:
   }
 
   template <class XView, class YView, class DyView, class DxView>
-  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const&,
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                 YView const& y, DyView const& dy, DxView const& dx,
                 VectorSlice<Scalar, memory_space> target) const {
     int const batch = static_cast<int>(ctx.batch);
     MatrixSlice<Scalar, memory_space> const weight_target(target.data(), outs, patch);
     VectorSlice<Scalar, memory_space> const bias_target(
         HasBias ? target.data() + outs * patch : nullptr, HasBias ? outs : 0);
+    if constexpr (direct) {
+      if constexpr (keeps_preactivation) {
+        direct_backward(space, batch, x, preactivation_, dy, dx, weight_target, bias_target, ctx);
+      } else {
+        direct_backward(space, batch, x, y, dy, dx, weight_target, bias_target, ctx);
+      }
+      return;
+    }
     // ∂L/∂(pre-activation), channel-major, and the bias gradient in the same pass.
     if constexpr (keeps_preactivation) {
       kernels::conv_epilogue_backward<Activation>(space, batch, pixels, outs, preactivation_, dy,
@@ -210,25 +283,34 @@ public:
     if (dx.extent(0) > 0) {
       kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, Scalar(1), weight_, pre_,
                     Scalar(0), dcols_);
-      kernels::col2im(space, geometry_(), batch, dcols_, dx);
+      kernels::col2im<geometry_>(space, batch, dcols_, dx);
     }
     kernels::gemm(space, kernels::Op::none, kernels::Op::transpose, ctx.gradient_alpha, pre_, cols_,
                   ctx.gradient_beta, weight_target);
   }
 
 private:
-  static constexpr kernels::ConvGeometry geometry_() {
-    return {geometry::channels,
-            geometry::height,
-            geometry::width,
-            static_cast<int>(Kernel.h),
-            static_cast<int>(Kernel.w),
-            static_cast<int>(Stride.h),
-            static_cast<int>(Stride.w),
-            static_cast<int>(Padding.h),
-            static_cast<int>(Padding.w),
-            geometry::out_height,
-            geometry::out_width};
+  // The direct kernel's backward. The first layer needs no input gradient: then the weight
+  // gradient kernel computes Activation'·dy itself. Otherwise that product goes to scratch
+  // first, and the input gradient reads the weights before the target (which may be the
+  // weights themselves) is written.
+  template <class XView, class SavedView, class DyView, class DxView>
+  void direct_backward(ExecutionSpace const& space, int batch, XView const& x,
+                       SavedView const& saved, DyView const& dy, DxView const& dx,
+                       MatrixSlice<Scalar, memory_space> const& weight_target,
+                       VectorSlice<Scalar, memory_space> const& bias_target,
+                       PassContext<Scalar> const& ctx) const {
+    if (dx.extent(0) == 0) {
+      kernels::direct_conv_backward_weights<geometry_, outs, Activation, false>(
+          space, batch, x, saved, dy, weight_target, bias_target, ctx.gradient_alpha,
+          ctx.gradient_beta);
+      return;
+    }
+    kernels::activation_backward<Activation>(space, saved, dy, pre_);
+    kernels::direct_conv_backward_input<geometry_, outs>(space, batch, weight_, pre_, dx);
+    kernels::direct_conv_backward_weights<geometry_, outs, Activation, true>(
+        space, batch, x, pre_, pre_, weight_target, bias_target, ctx.gradient_alpha,
+        ctx.gradient_beta);
   }
 
   MatrixSlice<Scalar, memory_space> weight_, preactivation_, cols_, pre_, dcols_;

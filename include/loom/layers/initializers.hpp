@@ -9,6 +9,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <concepts>
 #include <cstdint>
 
 namespace loom::init {
@@ -62,9 +63,11 @@ using Glorot = XavierUniform;
 /// \brief The default: He for ReLU-family activations, Xavier otherwise.
 struct Auto {};
 
+/// \brief A weight initialiser: a name and draw<Scalar>(rng, n, fan_in, fan_out).
 template <class T>
-concept Initializer = requires {
+concept Initializer = requires(CounterRng const& rng) {
   T::name;
+  { T::template draw<float>(rng, std::uint64_t{0}, 1, 1) } -> std::same_as<float>;
 };
 
 } // namespace loom::init
