@@ -1,16 +1,20 @@
-// Conv2D forward, and forward + backward (one loom::Model per layer, ReLU fused), at the two
-// convolutions of examples/04's CNN: 1×28×28 → 32 channels and 32×14×14 → 64 channels, both
-// 3×3 with stride 1 and padding 1, at batch 64. Beside them, the BLAS library's sgemm_ on the
-// same GEMM shapes alone, so that what loom adds around the GEMMs (im2col, col2im and the
-// epilogues) shows as the gap between the two rates.
+// Conv2D forward, and forward + backward (one loom::Model per layer, ReLU fused), with each
+// algorithm (im2col + GEMM, and the direct kernel; see loom::conv), at the two convolutions
+// of examples/04's CNN: 1×28×28 → 32 channels and 32×14×14 → 64 channels, and at two more
+// layers that locate where the direct kernel stops paying: an RGB first layer 3×32×32 → 32
+// (C·KH·KW = 27) and 8×28×28 → 16 (C·KH·KW = 72). All 3×3 with stride 1 and padding 1, at
+// batch 64. Beside them, the BLAS library's sgemm_ on the same GEMM shapes alone, so that
+// what loom adds around the GEMMs (im2col, col2im and the epilogues) shows as the gap
+// between the two rates.
 //
 // items/s = samples/s; FLOP/s counts the GEMM-equivalents only: 2·B·OH·OW·Out·C·KH·KW each,
 // i.e. m = B·OH·OW, n = Out, k = C·KH·KW. Forward is 1 GEMM; backward adds the weight
-// gradient and the input gradient (the first layer needs no input gradient). Names read
-//   conv2d_fwd/<layer>/batch:<b>, conv2d_fwd_bwd/<layer>/batch:<b>   loom
-//   sgemm/<layer>_<gemm>/batch:<b>                                   sgemm_ alone
-// where <gemm> is fwd, dW or dx, or fwd_bwd for all of a layer's GEMMs in a row. At batch 64
-// the GEMMs are m×n×k = 50176×32×9 (conv1) and 12544×64×288 (conv2); dW is n×k×m, dx m×k×n.
+// gradient and the input gradient (a first layer needs no input gradient). Names read
+//   conv2d_fwd/<layer>/<algorithm>/batch:<b>, conv2d_fwd_bwd/<layer>/<algorithm>/batch:<b>
+//   sgemm/<layer>_<gemm>/batch:<b>                                  sgemm_ alone
+// where <algorithm> is im2col or direct, and <gemm> is fwd, dW or dx, or fwd_bwd for all of
+// a layer's GEMMs in a row. At batch 64 the GEMMs of examples/04 are m×n×k = 50176×32×9
+// (conv1) and 12544×64×288 (conv2); dW is n×k×m, dx m×k×n.
 
 #include <loom/loom.hpp>
 
@@ -30,8 +34,18 @@ namespace {
 using ExecutionSpace = Kokkos::DefaultExecutionSpace;
 using MemorySpace = ExecutionSpace::memory_space;
 
-using Conv1 = loom::Sequential<loom::Input<1, 28, 28>, loom::Conv2D<32, 3, 1, 1>, loom::ReLU>;
-using Conv2 = loom::Sequential<loom::Input<32, 14, 14>, loom::Conv2D<64, 3, 1, 1>, loom::ReLU>;
+template <class Algorithm>
+using Conv1 =
+    loom::Sequential<loom::Input<1, 28, 28>, loom::Conv2D<32, 3, 1, 1, Algorithm>, loom::ReLU>;
+template <class Algorithm>
+using Conv2 =
+    loom::Sequential<loom::Input<32, 14, 14>, loom::Conv2D<64, 3, 1, 1, Algorithm>, loom::ReLU>;
+template <class Algorithm>
+using Rgb =
+    loom::Sequential<loom::Input<3, 32, 32>, loom::Conv2D<32, 3, 1, 1, Algorithm>, loom::ReLU>;
+template <class Algorithm>
+using Mid =
+    loom::Sequential<loom::Input<8, 28, 28>, loom::Conv2D<16, 3, 1, 1, Algorithm>, loom::ReLU>;
 
 // The GEMM of a convolution layer: m = B·OH·OW output pixels, n = Out, k = C·KH·KW.
 struct ConvShape {
@@ -39,12 +53,14 @@ struct ConvShape {
   std::size_t pixels; // OH·OW
   std::size_t outs;
   std::size_t patch;   // C·KH·KW
-  bool input_gradient; // whether backward computes dx (not for the first layer)
+  bool input_gradient; // whether backward computes dx (not for a first layer)
   double flops(std::size_t batch) const { return 2.0 * double(batch * pixels * outs * patch); }
 };
 
 constexpr ConvShape conv1_shape{"conv1_1x28x28_to_32", 28 * 28, 32, 1 * 3 * 3, false};
 constexpr ConvShape conv2_shape{"conv2_32x14x14_to_64", 14 * 14, 64, 32 * 3 * 3, true};
+constexpr ConvShape rgb_shape{"rgb_3x32x32_to_32", 32 * 32, 32, 3 * 3 * 3, false};
+constexpr ConvShape mid_shape{"mid_8x28x28_to_16", 28 * 28, 16, 8 * 3 * 3, true};
 
 template <class Net>
 void conv_forward(benchmark::State& state, ConvShape shape) {
@@ -146,14 +162,24 @@ bool register_conv2d() {
       b->Arg(batch);
     }
   };
-  add(std::string("conv2d_fwd/") + conv1_shape.name + "_relu",
-      [](benchmark::State& s) { conv_forward<Conv1>(s, conv1_shape); });
-  add(std::string("conv2d_fwd_bwd/") + conv1_shape.name + "_relu_no_dx",
-      [](benchmark::State& s) { conv_forward_backward<Conv1>(s, conv1_shape); });
-  add(std::string("conv2d_fwd/") + conv2_shape.name + "_relu",
-      [](benchmark::State& s) { conv_forward<Conv2>(s, conv2_shape); });
-  add(std::string("conv2d_fwd_bwd/") + conv2_shape.name + "_relu",
-      [](benchmark::State& s) { conv_forward_backward<Conv2>(s, conv2_shape); });
+  // conv2 is too large for the direct kernel's work-item buffers (288 taps).
+  auto layer = [&]<template <class> class Net, bool WithDirect = true>(ConvShape const& shape) {
+    auto both = [&]<class Algorithm>(char const* algorithm) {
+      std::string const suffix = std::string("_relu/") + algorithm;
+      add(std::string("conv2d_fwd/") + shape.name + suffix,
+          [shape](benchmark::State& s) { conv_forward<Net<Algorithm>>(s, shape); });
+      add(std::string("conv2d_fwd_bwd/") + shape.name + suffix,
+          [shape](benchmark::State& s) { conv_forward_backward<Net<Algorithm>>(s, shape); });
+    };
+    both.template operator()<loom::conv::Im2col>("im2col");
+    if constexpr (WithDirect) {
+      both.template operator()<loom::conv::Direct>("direct");
+    }
+  };
+  layer.template operator()<Conv1>(conv1_shape);
+  layer.template operator()<Conv2, false>(conv2_shape);
+  layer.template operator()<Rgb>(rgb_shape);
+  layer.template operator()<Mid>(mid_shape);
   for (auto const* shape : {&conv1_shape, &conv2_shape}) {
     for (auto [which, gemm_name] :
          {std::pair{Gemm::forward, "fwd"}, std::pair{Gemm::weight_gradient, "dW"},

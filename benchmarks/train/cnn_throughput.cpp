@@ -69,9 +69,9 @@ constexpr char const* gemm_names_im2col[] = {
     "dense2 input grad", "dense2 weight grad", "dense1 input grad", "dense1 weight grad",
     "conv2 input grad",  "conv2 weight grad",  "conv1 weight grad"};
 constexpr char const* gemm_names_direct[] = {
-    "conv2 forward",      "dense1 forward",    "dense2 forward",     "dense2 input grad",
-    "dense2 weight grad", "dense1 input grad", "dense1 weight grad", "conv2 input grad",
-    "conv2 weight grad"};
+    "conv2 forward",      "dense1 forward",     "dense2 forward",
+    "dense2 input grad",  "dense2 weight grad", "dense1 input grad",
+    "dense1 weight grad", "conv2 input grad",   "conv2 weight grad"};
 constexpr std::span<char const* const> gemm_names =
     conv1_direct ? std::span<char const* const>(gemm_names_direct)
                  : std::span<char const* const>(gemm_names_im2col);

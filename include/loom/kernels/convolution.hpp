@@ -28,6 +28,11 @@ struct ConvGeometry {
   KOKKOS_INLINE_FUNCTION constexpr int patch() const { return channels * kernel_h * kernel_w; }
   KOKKOS_INLINE_FUNCTION constexpr int pixels() const { return out_height * out_width; }
   KOKKOS_INLINE_FUNCTION constexpr int image() const { return channels * height * width; }
+  /// Whether output rows map to consecutive input rows of the same width (stride 1, width
+  /// kept): then a tap reads output pixel q from input q + a constant.
+  KOKKOS_INLINE_FUNCTION constexpr bool contiguous_rows() const {
+    return stride_h == 1 && stride_w == 1 && out_width == width;
+  }
 
   /// The output positions [first, last) whose tap at offset k reads inside an input extent
   /// of `size` (input index = out·stride − pad + k).
@@ -71,18 +76,37 @@ void im2col(ExecutionSpace const& space, int batch, XView const& x, ColsView con
             for (int k = 0; k < oh0 * G.out_width; ++k) {
               dst[k] = Scalar(0);
             }
-            for (int oh = oh0; oh < oh1; ++oh) {
-              Scalar* KOKKOS_RESTRICT to = dst + oh * G.out_width;
-              // Input index of output column ow: base + ow·stride (≥ 0 on [ow0, ow1)).
-              int const base = (oh * G.stride_h - G.pad_h + kh) * G.width - G.pad_w + kw;
-              for (int ow = 0; ow < ow0; ++ow) {
-                to[ow] = Scalar(0);
+            if constexpr (G.contiguous_rows()) {
+              // Output pixel q reads input q + shift: one run from the first valid pixel to
+              // the last, then zeroes over the columns that ran into a neighbouring row.
+              if (oh0 < oh1) {
+                int const shift = (kh - G.pad_h) * G.width + kw - G.pad_w;
+                for (int q = oh0 * G.out_width + ow0; q < (oh1 - 1) * G.out_width + ow1; ++q) {
+                  dst[q] = plane[q + shift];
+                }
+                for (int oh = oh0; oh < oh1; ++oh) {
+                  for (int ow = 0; ow < ow0; ++ow) {
+                    dst[oh * G.out_width + ow] = Scalar(0);
+                  }
+                  for (int ow = ow1; ow < G.out_width; ++ow) {
+                    dst[oh * G.out_width + ow] = Scalar(0);
+                  }
+                }
               }
-              for (int ow = ow0; ow < ow1; ++ow) {
-                to[ow] = plane[base + ow * G.stride_w];
-              }
-              for (int ow = ow1; ow < G.out_width; ++ow) {
-                to[ow] = Scalar(0);
+            } else {
+              for (int oh = oh0; oh < oh1; ++oh) {
+                Scalar* KOKKOS_RESTRICT to = dst + oh * G.out_width;
+                // Input index of output column ow: base + ow·stride (≥ 0 on [ow0, ow1)).
+                int const base = (oh * G.stride_h - G.pad_h + kh) * G.width - G.pad_w + kw;
+                for (int ow = 0; ow < ow0; ++ow) {
+                  to[ow] = Scalar(0);
+                }
+                for (int ow = ow0; ow < ow1; ++ow) {
+                  to[ow] = plane[base + ow * G.stride_w];
+                }
+                for (int ow = ow1; ow < G.out_width; ++ow) {
+                  to[ow] = Scalar(0);
+                }
               }
             }
             for (int k = oh1 * G.out_width; k < G.pixels(); ++k) {
@@ -184,19 +208,33 @@ void conv_epilogue_backward(ExecutionSpace const& space, int batch, int pixels, 
   Kokkos::parallel_for(
       "loom::kernels::conv_epilogue_backward",
       Kokkos::RangePolicy<ExecutionSpace>(space, 0, out_channels), KOKKOS_LAMBDA(int o) {
-        Scalar sum = 0;
+        // `lanes` partial sums, so that the additions do not wait on one another.
+        constexpr int lanes = 16;
+        Scalar partial[lanes] = {};
+        int const whole = pixels / lanes * lanes;
         for (int n = 0; n < batch; ++n) {
           std::size_t const base = (static_cast<std::size_t>(n) * out_channels + o) * pixels;
           Scalar* KOKKOS_RESTRICT to = out + o * row_length + static_cast<std::size_t>(n) * pixels;
-          Scalar partial = 0;
-          for (int p = 0; p < pixels; ++p) {
-            Scalar const g = Activation::backward(s[base + p], d[base + p]);
-            to[p] = g;
-            partial += g;
+          auto const* KOKKOS_RESTRICT from_s = s + base;
+          auto const* KOKKOS_RESTRICT from_d = d + base;
+          for (int p = 0; p < whole; p += lanes) {
+            for (int l = 0; l < lanes; ++l) {
+              Scalar const g = Activation::backward(from_s[p + l], from_d[p + l]);
+              to[p + l] = g;
+              partial[l] += g;
+            }
           }
-          sum += partial;
+          for (int p = whole; p < pixels; ++p) {
+            Scalar const g = Activation::backward(from_s[p], from_d[p]);
+            to[p] = g;
+            partial[p - whole] += g;
+          }
         }
         if (has_bias) {
+          Scalar sum = 0;
+          for (int l = 0; l < lanes; ++l) {
+            sum += partial[l];
+          }
           db(o) = db_beta == Scalar(0) ? db_alpha * sum : db_alpha * sum + db_beta * db(o);
         }
       });

@@ -1,15 +1,15 @@
 #pragma once
 
 // Direct convolution for layers with few input values per output (C·KH·KW small, as in a
-// network's first layer): no column matrix and no GEMM, and the bias, the activation and the
-// move to NCHW happen where each output is computed. The GEMM route
-// (kernels/convolution.hpp) pays for im2col and an epilogue pass, which dominate when
-// the GEMM's inner dimension is only C·KH·KW.
+// first layer over one channel): no column matrix and no GEMM; bias, activation and the NCHW
+// layout come out of the same pass, and the weight gradient applies the activation's
+// derivative as it reads. The GEMM route (kernels/convolution.hpp) pays for im2col and an
+// epilogue pass, which dominate when the GEMM's inner dimension is only C·KH·KW.
 //
-// Every kernel reads the input through a window of KH padded rows per output row, built in
-// the work item's own memory, so that the tap loops have no bounds checks and the loop over
-// output columns vectorises. Work items hold small fixed-size arrays (direct_limits says how
-// small), so these kernels suit host execution spaces; Conv2D picks them there only.
+// A work item copies its image, zero-padded, into its own memory, so that the tap loops have
+// no bounds checks and the loops over output columns vectorise. Work items hold fixed-size
+// arrays (DirectConv::fits bounds them), so these kernels suit host execution spaces, and
+// Conv2D picks them only there.
 
 #include <loom/core/tensor.hpp>
 #include <loom/kernels/convolution.hpp>
@@ -23,8 +23,8 @@ namespace loom::kernels {
 /// \brief The sizes of the direct kernels' per-work-item arrays, and the limit on them.
 template <ConvGeometry G, int Out>
 struct DirectConv {
-  /// Output columns are processed in groups of `lanes` (two SSE or one AVX register of
-  /// floats); rows are padded to a whole number of groups.
+  /// The weight gradient sums output columns in `lanes` independent partial sums (four SSE or
+  /// two AVX registers of floats); its rows are padded to a whole number of lanes.
   static constexpr int lanes = 16;
   static constexpr int padded_out_width = (G.out_width + lanes - 1) / lanes * lanes;
   /// One image, zero-padded on every side, wide enough for the padded output rows.
@@ -35,9 +35,11 @@ struct DirectConv {
   static constexpr int forward_block = Out < 8 ? Out : 8;
   /// Output channels one weight-gradient work item accumulates.
   static constexpr int weight_block = Out < 4 ? Out : 4;
-  /// Values a work item holds: the padded image, one gradient plane and the partial sums.
-  static constexpr int local_values =
-      padded_image + G.out_height * padded_out_width + weight_block * (G.patch() + 1) * lanes;
+  /// Values a work item holds, at most: the padded image, and one gradient plane and the
+  /// partial sums (weight gradient) or the weights and one output row (forward).
+  static constexpr int local_values = padded_image + G.out_height * padded_out_width +
+                                      weight_block * (G.patch() + 1) * lanes + G.patch() +
+                                      G.out_width;
   /// The most values a work item may hold (64 KiB of floats); larger layers use im2col.
   static constexpr int max_local_values = 16384;
   static constexpr bool fits = local_values <= max_local_values;
@@ -117,16 +119,32 @@ void direct_conv_forward(ExecutionSpace const& space, int batch, XView const& x,
           Scalar const b0 = has_bias ? Scalar(bias[o]) : Scalar(0);
           std::size_t const plane = (static_cast<std::size_t>(n) * Out + o) * G.pixels();
           for (int oh = 0; oh < G.out_height; ++oh) {
+            // One channel's KH·KW taps at a time (loops of constant length, unrolled), the
+            // row's sums in the work item's memory between channels.
+            Scalar acc[G.out_width];
+            for (int ow = 0; ow < G.out_width; ++ow) {
+              acc[ow] = b0;
+            }
+            for (int c = 0; c < G.channels; ++c) {
+              Scalar const* KOKKOS_RESTRICT wc = wk + c * G.kernel_h * G.kernel_w;
+              Scalar const* KOKKOS_RESTRICT xc = xp + D::tap(c * G.kernel_h * G.kernel_w, oh, 0);
+              for (int ow = 0; ow < G.out_width; ++ow) {
+                Scalar sum = acc[ow];
+                for (int kh = 0; kh < G.kernel_h; ++kh) {
+                  for (int kw = 0; kw < G.kernel_w; ++kw) {
+                    sum +=
+                        wc[kh * G.kernel_w + kw] * xc[kh * D::padded_width + ow * G.stride_w + kw];
+                  }
+                }
+                acc[ow] = sum;
+              }
+            }
             Scalar* KOKKOS_RESTRICT to = out + plane + oh * G.out_width;
             for (int ow = 0; ow < G.out_width; ++ow) {
-              Scalar acc = b0;
-              for (int k = 0; k < P; ++k) {
-                acc += wk[k] * xp[D::tap(k, oh, ow)];
-              }
               if constexpr (KeepPreactivation) {
-                kept[plane + oh * G.out_width + ow] = acc;
+                kept[plane + oh * G.out_width + ow] = acc[ow];
               }
-              to[ow] = Activation::forward(acc);
+              to[ow] = Activation::forward(acc[ow]);
             }
           }
         }

@@ -30,8 +30,8 @@ template <class LayerIndex, class Conv, class InputShape>
 struct loom_error_conv2d_kernel_larger_than_padded_input;
 
 /// \brief How Conv2D computes: its algorithm option. Without one, Conv2D runs the direct kernel
-///        on host execution spaces when C·KH·KW ≤ conv::direct_max_patch (a first layer over
-///        1–3 channels) and the layer fits its work-item buffers, and im2col otherwise.
+///        on host execution spaces when C·KH·KW ≤ conv::direct_max_patch (a 3×3 first layer
+///        over one channel) and the layer fits its work-item buffers, and im2col otherwise.
 namespace conv {
 /// im2col and one GEMM per batch (kernels/convolution.hpp).
 struct Im2col {
@@ -42,8 +42,10 @@ struct Im2col {
 struct Direct {
   static constexpr char const* name = "conv::Direct";
 };
-/// The largest C·KH·KW for which Conv2D picks conv::Direct by itself.
-inline constexpr std::size_t direct_max_patch = 27;
+/// The largest C·KH·KW for which Conv2D picks conv::Direct by itself: measured faster than
+/// im2col at 9 (1×28×28 → 32) and slower at 27 (3×32×32 → 32), with the BLAS library's AVX2
+/// GEMM against the direct kernel built without -march (benchmarks/layers/bench_conv2d.cpp).
+inline constexpr std::size_t direct_max_patch = 9;
 } // namespace conv
 
 namespace detail {
