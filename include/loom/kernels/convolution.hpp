@@ -45,7 +45,44 @@ struct ConvGeometry {
     last = last < outputs ? last : outputs;
     first = first < last ? first : last;
   }
+
+  /// The taps in row-major order: f(kh, kw, oh0, oh1, ow0, ow1) with the output rows
+  /// [oh0, oh1) and columns [ow0, ow1) whose reads through the tap fall inside the image.
+  template <class F>
+  KOKKOS_INLINE_FUNCTION constexpr void for_each_tap(F&& f) const {
+    for (int kh = 0; kh < kernel_h; ++kh) {
+      int oh0, oh1;
+      valid(kh, stride_h, pad_h, height, out_height, oh0, oh1);
+      for (int kw = 0; kw < kernel_w; ++kw) {
+        int ow0, ow1;
+        valid(kw, stride_w, pad_w, width, out_width, ow0, ow1);
+        f(kh, kw, oh0, oh1, ow0, ow1);
+      }
+    }
+  }
+
+  /// Where in its input plane output (oh, ow) reads through tap (kh, kw): this plus
+  /// ow·stride_w, inside the plane for ow in the tap's valid columns.
+  KOKKOS_INLINE_FUNCTION constexpr int tap_offset(int oh, int kh, int kw) const {
+    return (oh * stride_h - pad_h + kh) * width - pad_w + kw;
+  }
 };
+
+/// \brief plane(input of (oh, ow) through tap (kh, kw)) += scale·src(oh, ow) over the tap's
+///        valid outputs (see ConvGeometry::for_each_tap): the scatter of col2im (scale 1) and
+///        of the direct kernel's input gradient (scale = the tap's weight).
+template <ConvGeometry G, class Scalar, class T>
+KOKKOS_INLINE_FUNCTION void scatter_tap(Scalar* KOKKOS_RESTRICT plane, T const* KOKKOS_RESTRICT src,
+                                        Scalar scale, int kh, int kw, int oh0, int oh1, int ow0,
+                                        int ow1) {
+  for (int oh = oh0; oh < oh1; ++oh) {
+    int const base = G.tap_offset(oh, kh, kw);
+    auto const* KOKKOS_RESTRICT from = src + oh * G.out_width;
+    for (int ow = ow0; ow < ow1; ++ow) {
+      plane[base + ow * G.stride_w] += scale * from[ow];
+    }
+  }
+}
 
 /// \brief cols((c, kh, kw), n·OH·OW + oh·OW + ow) = x(n, c, oh·S − P + kh, ow·S − P + kw),
 ///        0 outside the image. One work item per (image, channel) plane, which stays in
@@ -64,56 +101,49 @@ void im2col(ExecutionSpace const& space, int batch, XView const& x, ColsView con
         int const n = item - c * batch;
         auto const* KOKKOS_RESTRICT plane = in + static_cast<std::size_t>(n) * G.image() +
                                             static_cast<std::size_t>(c) * G.height * G.width;
-        for (int kh = 0; kh < G.kernel_h; ++kh) {
-          int oh0, oh1;
-          ConvGeometry::valid(kh, G.stride_h, G.pad_h, G.height, G.out_height, oh0, oh1);
-          for (int kw = 0; kw < G.kernel_w; ++kw) {
-            int ow0, ow1;
-            ConvGeometry::valid(kw, G.stride_w, G.pad_w, G.width, G.out_width, ow0, ow1);
-            int const row = (c * G.kernel_h + kh) * G.kernel_w + kw;
-            Scalar* KOKKOS_RESTRICT dst =
-                out + row * row_length + static_cast<std::size_t>(n) * G.pixels();
-            for (int k = 0; k < oh0 * G.out_width; ++k) {
-              dst[k] = Scalar(0);
-            }
-            if constexpr (G.contiguous_rows()) {
-              // Output pixel q reads input q + shift: one run from the first valid pixel to
-              // the last, then zeroes over the columns that ran into a neighbouring row.
-              if (oh0 < oh1) {
-                int const shift = (kh - G.pad_h) * G.width + kw - G.pad_w;
-                for (int q = oh0 * G.out_width + ow0; q < (oh1 - 1) * G.out_width + ow1; ++q) {
-                  dst[q] = plane[q + shift];
-                }
-                for (int oh = oh0; oh < oh1; ++oh) {
-                  for (int ow = 0; ow < ow0; ++ow) {
-                    dst[oh * G.out_width + ow] = Scalar(0);
-                  }
-                  for (int ow = ow1; ow < G.out_width; ++ow) {
-                    dst[oh * G.out_width + ow] = Scalar(0);
-                  }
-                }
+        G.for_each_tap([&](int kh, int kw, int oh0, int oh1, int ow0, int ow1) {
+          int const row = (c * G.kernel_h + kh) * G.kernel_w + kw;
+          Scalar* KOKKOS_RESTRICT dst =
+              out + row * row_length + static_cast<std::size_t>(n) * G.pixels();
+          for (int k = 0; k < oh0 * G.out_width; ++k) {
+            dst[k] = Scalar(0);
+          }
+          if constexpr (G.contiguous_rows()) {
+            // Output pixel q reads input q + shift: one run from the first valid pixel to
+            // the last, then zeroes over the columns that ran into a neighbouring row.
+            if (oh0 < oh1) {
+              int const shift = G.tap_offset(0, kh, kw);
+              for (int q = oh0 * G.out_width + ow0; q < (oh1 - 1) * G.out_width + ow1; ++q) {
+                dst[q] = plane[q + shift];
               }
-            } else {
               for (int oh = oh0; oh < oh1; ++oh) {
-                Scalar* KOKKOS_RESTRICT to = dst + oh * G.out_width;
-                // Input index of output column ow: base + ow·stride (≥ 0 on [ow0, ow1)).
-                int const base = (oh * G.stride_h - G.pad_h + kh) * G.width - G.pad_w + kw;
                 for (int ow = 0; ow < ow0; ++ow) {
-                  to[ow] = Scalar(0);
-                }
-                for (int ow = ow0; ow < ow1; ++ow) {
-                  to[ow] = plane[base + ow * G.stride_w];
+                  dst[oh * G.out_width + ow] = Scalar(0);
                 }
                 for (int ow = ow1; ow < G.out_width; ++ow) {
-                  to[ow] = Scalar(0);
+                  dst[oh * G.out_width + ow] = Scalar(0);
                 }
               }
             }
-            for (int k = oh1 * G.out_width; k < G.pixels(); ++k) {
-              dst[k] = Scalar(0);
+          } else {
+            for (int oh = oh0; oh < oh1; ++oh) {
+              Scalar* KOKKOS_RESTRICT to = dst + oh * G.out_width;
+              int const base = G.tap_offset(oh, kh, kw);
+              for (int ow = 0; ow < ow0; ++ow) {
+                to[ow] = Scalar(0);
+              }
+              for (int ow = ow0; ow < ow1; ++ow) {
+                to[ow] = plane[base + ow * G.stride_w];
+              }
+              for (int ow = ow1; ow < G.out_width; ++ow) {
+                to[ow] = Scalar(0);
+              }
             }
           }
-        }
+          for (int k = oh1 * G.out_width; k < G.pixels(); ++k) {
+            dst[k] = Scalar(0);
+          }
+        });
       });
 }
 
@@ -136,24 +166,11 @@ void col2im(ExecutionSpace const& space, int batch, ColsView const& dcols, DxVie
         for (int k = 0; k < G.height * G.width; ++k) {
           plane[k] = Scalar(0);
         }
-        for (int kh = 0; kh < G.kernel_h; ++kh) {
-          int oh0, oh1;
-          ConvGeometry::valid(kh, G.stride_h, G.pad_h, G.height, G.out_height, oh0, oh1);
-          for (int kw = 0; kw < G.kernel_w; ++kw) {
-            int ow0, ow1;
-            ConvGeometry::valid(kw, G.stride_w, G.pad_w, G.width, G.out_width, ow0, ow1);
-            int const row = (c * G.kernel_h + kh) * G.kernel_w + kw;
-            auto const* KOKKOS_RESTRICT src =
-                in + row * row_length + static_cast<std::size_t>(n) * G.pixels();
-            for (int oh = oh0; oh < oh1; ++oh) {
-              int const base = (oh * G.stride_h - G.pad_h + kh) * G.width - G.pad_w + kw;
-              auto const* KOKKOS_RESTRICT from = src + oh * G.out_width;
-              for (int ow = ow0; ow < ow1; ++ow) {
-                plane[base + ow * G.stride_w] += from[ow];
-              }
-            }
-          }
-        }
+        G.for_each_tap([&](int kh, int kw, int oh0, int oh1, int ow0, int ow1) {
+          int const row = (c * G.kernel_h + kh) * G.kernel_w + kw;
+          scatter_tap<G>(plane, in + row * row_length + static_cast<std::size_t>(n) * G.pixels(),
+                         Scalar(1), kh, kw, oh0, oh1, ow0, ow1);
+        });
       });
 }
 

@@ -268,21 +268,10 @@ void direct_conv_backward_input(ExecutionSpace const& space, int batch, WView co
         for (int o = 0; o < Out; ++o) {
           auto const* KOKKOS_RESTRICT from =
               grad + (static_cast<std::size_t>(n) * Out + o) * G.pixels();
-          for (int kh = 0; kh < G.kernel_h; ++kh) {
-            int oh0, oh1;
-            ConvGeometry::valid(kh, G.stride_h, G.pad_h, G.height, G.out_height, oh0, oh1);
-            for (int kw = 0; kw < G.kernel_w; ++kw) {
-              int ow0, ow1;
-              ConvGeometry::valid(kw, G.stride_w, G.pad_w, G.width, G.out_width, ow0, ow1);
-              Scalar const wv = weights[((o * G.channels + c) * G.kernel_h + kh) * G.kernel_w + kw];
-              for (int oh = oh0; oh < oh1; ++oh) {
-                int const base = (oh * G.stride_h - G.pad_h + kh) * G.width - G.pad_w + kw;
-                for (int ow = ow0; ow < ow1; ++ow) {
-                  plane[base + ow * G.stride_w] += wv * from[oh * G.out_width + ow];
-                }
-              }
-            }
-          }
+          G.for_each_tap([&](int kh, int kw, int oh0, int oh1, int ow0, int ow1) {
+            Scalar const wv = weights[((o * G.channels + c) * G.kernel_h + kh) * G.kernel_w + kw];
+            scatter_tap<G>(plane, from, wv, kh, kw, oh0, oh1, ow0, ow1);
+          });
         }
       });
 }

@@ -64,7 +64,8 @@ struct is_conv_algorithm_t : std::bool_constant<is_conv_algorithm<T>> {};
 ///        weights laid out OutChannels × C × KH × KW followed by the bias. It runs as im2col
 ///        and one GEMM for the whole batch; bias and a following activation run in the
 ///        epilogue that writes the NCHW output. The column matrix is kept for backward:
-///        C·KH·KW·OH·OW values per sample of the model's workspace.
+///        C·KH·KW·OH·OW values per sample of the model's workspace. Where C·KH·KW is small,
+///        a direct kernel runs instead (see loom::conv).
 /// \code
 /// loom::Conv2D<32, 3, 1, 1>                  // 32 channels, 3×3, stride 1, padding 1
 /// loom::Conv2D<64, loom::Window{1, 7}, 1, loom::Window{0, 3}, loom::NoBias>
