@@ -35,6 +35,7 @@ TEST(conv2d, shapes_parameter_counts_and_names) {
   EXPECT_EQ((Conv2D<8, 3, 1, 1, conv::Direct>::name()), "Conv2D<8, 3, 1, 1, conv::Direct>");
   EXPECT_EQ((Conv2D<8, 3, 1, 0, NoBias, conv::Im2col>::name()),
             "Conv2D<8, 3, NoBias, conv::Im2col>");
+  EXPECT_EQ((Conv2D<8, 3, 1, 1, conv::Winograd>::name()), "Conv2D<8, 3, 1, 1, conv::Winograd>");
 }
 
 TEST(conv2d, chooses_the_direct_kernel_for_small_patches_on_the_host) {
@@ -54,6 +55,26 @@ TEST(conv2d, chooses_the_direct_kernel_for_small_patches_on_the_host) {
   static_assert(Direct::scratch_per_sample == 32 * 28 * 28);
 }
 
+TEST(conv2d, chooses_winograd_for_three_by_three_stride_one_on_the_host) {
+  using HostSpace = Kokkos::DefaultHostExecutionSpace;
+  using Second = Conv2D<64, 3, 1, 1>::stage<Shape<32, 14, 14>, float, HostSpace>;
+  static_assert(Second::winograd && !Second::direct && !Second::im2col);
+  static_assert(Conv2D<8, 3>::stage<Shape<2, 9, 9>, float, HostSpace>::winograd);
+  // The direct kernel keeps small patches; other kernels and strides take im2col.
+  static_assert(!Conv2D<32, 3, 1, 1>::stage<Shape<1, 28, 28>, float, HostSpace>::winograd);
+  static_assert(Conv2D<8, 3, 2, 1>::stage<Shape<4, 9, 9>, float, HostSpace>::im2col);
+  static_assert(Conv2D<8, 5, 1, 2>::stage<Shape<4, 9, 9>, float, HostSpace>::im2col);
+  static_assert(Conv2D<8, Window{3, 1}, 1>::stage<Shape<4, 9, 9>, float, HostSpace>::im2col);
+  static_assert(Conv2D<8, 3, 1, 1, conv::Im2col>::stage<Shape<4, 9, 9>, float, HostSpace>::im2col);
+  static_assert(
+      Conv2D<8, 3, 1, 1, conv::Winograd>::stage<Shape<1, 9, 9>, float, HostSpace>::winograd);
+  // Kept from forward: the 16 transformed 4×4 tiles of every channel, ⌈14/2⌉² tiles a plane,
+  // and a skew of 16 values per block; within a pass the transformed outputs and the
+  // transformed input's gradient.
+  static_assert(Second::workspace_per_sample == 16 * (32 * 49 + 16));
+  static_assert(Second::scratch_per_sample == 16 * (64 * 49 + 16) + 16 * (32 * 49 + 16));
+}
+
 TEST(conv2d, footprint_gives_halo_widths) {
   using Same = Conv2D<8, 3, 1, 1>::footprint;
   static_assert(Same::halo_before.h == 1 && Same::halo_after.h == 1);
@@ -61,6 +82,24 @@ TEST(conv2d, footprint_gives_halo_widths) {
   static_assert(Strided::halo_before.h == 1 && Strided::halo_after.h == 0);
   using Wide = Conv2D<8, Window{5, 7}>::footprint;
   static_assert(Wide::halo_before.w == 0 && Wide::halo_after.h == 4 && Wide::halo_after.w == 6);
+}
+
+TEST(conv2d, winograd_transforms_are_adjoint_pairs) {
+  // ⟨T a, b⟩ = ⟨a, Tᵀ b⟩ for each 1-D transform and its adjoint, on integers (exact).
+  using W = kernels::Winograd<kernels::ConvGeometry{1, 4, 4, 3, 3, 1, 1, 0, 0, 2, 2}>;
+  double const a[4] = {3, -1, 4, 1.5}, b[4] = {2, 7, -1, 8};
+  double t[4], u[4];
+  W::input(a[0], a[1], a[2], a[3], t[0], t[1], t[2], t[3]);
+  W::input_adjoint(b[0], b[1], b[2], b[3], u[0], u[1], u[2], u[3]);
+  EXPECT_EQ(t[0] * b[0] + t[1] * b[1] + t[2] * b[2] + t[3] * b[3],
+            a[0] * u[0] + a[1] * u[1] + a[2] * u[2] + a[3] * u[3]);
+  W::output(a[0], a[1], a[2], a[3], t[0], t[1]);
+  W::output_adjoint(b[0], b[1], u[0], u[1], u[2], u[3]);
+  EXPECT_EQ(t[0] * b[0] + t[1] * b[1], a[0] * u[0] + a[1] * u[1] + a[2] * u[2] + a[3] * u[3]);
+  W::weight(a[0], a[1], a[2], t[0], t[1], t[2], t[3]);
+  W::weight_adjoint(b[0], b[1], b[2], b[3], u[0], u[1], u[2]);
+  EXPECT_EQ(t[0] * b[0] + t[1] * b[1] + t[2] * b[2] + t[3] * b[3],
+            a[0] * u[0] + a[1] * u[1] + a[2] * u[2]);
 }
 
 // A direct convolution on the host, the definition the layer must match.
@@ -107,10 +146,10 @@ struct AlgorithmNames {
 using Algorithms = ::testing::Types<conv::Im2col, conv::Direct>;
 TYPED_TEST_SUITE(conv2d_algorithm, Algorithms, AlgorithmNames);
 
-TYPED_TEST(conv2d_algorithm, forward_matches_a_direct_convolution) {
-  using A = TypeParam;
-  using Net = Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 1}, A>>;
-  constexpr int n = 2;
+// The network's only layer, a convolution of geometry G with O outputs, against
+// reference_conv for a batch of n random images and random weights and biases.
+template <class Net, kernels::ConvGeometry G, int O>
+void check_forward(int n) {
   Model<Net, ExecutionSpace, double> model(3);
   auto params = test::host_copy(model.parameters());
   CounterRng rng(11, 0);
@@ -118,7 +157,7 @@ TYPED_TEST(conv2d_algorithm, forward_matches_a_direct_convolution) {
     params(k) = rng.normal<double>(k); // biases too
   }
   Kokkos::deep_copy(model.parameters(), params);
-  Kokkos::View<double**, Kokkos::LayoutRight, test::MemorySpace> x("x", n, 2 * 7 * 6);
+  Kokkos::View<double**, Kokkos::LayoutRight, test::MemorySpace> x("x", n, G.image());
   auto hx = Kokkos::create_mirror_view(x);
   for (std::size_t k = 0; k < hx.size(); ++k) {
     hx.data()[k] = rng.normal<double>(1000 + k);
@@ -127,11 +166,18 @@ TYPED_TEST(conv2d_algorithm, forward_matches_a_direct_convolution) {
   auto y = test::host_copy(model.forward(x));
   std::vector<double> const xs(hx.data(), hx.data() + hx.size());
   std::vector<double> const ps(params.data(), params.data() + params.size());
-  auto const expected = reference_conv(xs, ps, n, 2, 7, 6, 3, 3, 2, 2, 1, 1, 1);
+  auto const expected = reference_conv(xs, ps, n, G.channels, G.height, G.width, O, G.kernel_h,
+                                       G.kernel_w, G.stride_h, G.stride_w, G.pad_h, G.pad_w);
   ASSERT_EQ(y.size(), expected.size());
   for (std::size_t k = 0; k < expected.size(); ++k) {
-    EXPECT_NEAR(y.data()[k], expected[k], 1e-12) << "output " << k;
+    EXPECT_NEAR(y.data()[k], expected[k], 1e-12) << Net::name() << ", output " << k;
   }
+}
+
+TYPED_TEST(conv2d_algorithm, forward_matches_a_direct_convolution) {
+  using A = TypeParam;
+  using Net = Sequential<Input<2, 7, 6>, Conv2D<3, Window{3, 2}, Window{2, 1}, Window{1, 1}, A>>;
+  check_forward<Net, kernels::ConvGeometry{2, 7, 6, 3, 2, 2, 1, 1, 1, 4, 7}, 3>(2);
 }
 
 TYPED_TEST(conv2d_algorithm, gradients_same_padding) {
@@ -185,6 +231,93 @@ TYPED_TEST(conv2d_algorithm, gradients_accumulate_with_beta) {
   auto twice = test::host_copy(model.gradients());
   for (std::size_t k = 0; k < once.extent(0); ++k) {
     EXPECT_NEAR(twice(k), 2 * once(k), 1e-12 * (1 + std::abs(once(k))));
+  }
+}
+
+// 3×3 kernels with stride 1, which every algorithm takes: odd and even sizes, padding 0 to 2
+// (outputs past an odd edge of Winograd's 2×2 tiles), images smaller than a tile.
+template <class Algorithm>
+class conv2d_three_by_three : public ::testing::Test {};
+struct AllAlgorithmNames {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, conv::Direct>     ? "direct"
+           : std::is_same_v<T, conv::Winograd> ? "winograd"
+                                               : "im2col";
+  }
+};
+using AllAlgorithms = ::testing::Types<conv::Im2col, conv::Direct, conv::Winograd>;
+TYPED_TEST_SUITE(conv2d_three_by_three, AllAlgorithms, AllAlgorithmNames);
+
+TYPED_TEST(conv2d_three_by_three, forward_matches_a_direct_convolution) {
+  using A = TypeParam;
+  using kernels::ConvGeometry;
+  check_forward<Sequential<Input<3, 7, 6>, Conv2D<4, 3, 1, 1, A>>,
+                ConvGeometry{3, 7, 6, 3, 3, 1, 1, 1, 1, 7, 6}, 4>(2);
+  check_forward<Sequential<Input<2, 6, 9>, Conv2D<3, 3, 1, 0, A>>,
+                ConvGeometry{2, 6, 9, 3, 3, 1, 1, 0, 0, 4, 7}, 3>(3);
+  check_forward<Sequential<Input<2, 3, 4>, Conv2D<2, 3, 1, 2, A>>,
+                ConvGeometry{2, 3, 4, 3, 3, 1, 1, 2, 2, 5, 6}, 2>(1);
+  check_forward<Sequential<Input<5, 1, 1>, Conv2D<3, 3, 1, 1, A>>,
+                ConvGeometry{5, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1}, 3>(2);
+  check_forward<Sequential<Input<1, 5, 5>, Conv2D<2, 3, 1, Window{0, 1}, NoBias, A>>,
+                ConvGeometry{1, 5, 5, 3, 3, 1, 1, 0, 1, 3, 5}, 2>(2);
+}
+TYPED_TEST(conv2d_three_by_three, gradients_same_padding_odd_rows) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<2, 7, 6>, Conv2D<3, 3, 1, 1, A>>, ExecutionSpace>();
+}
+TYPED_TEST(conv2d_three_by_three, gradients_no_padding_odd_columns) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<3, 6, 7>, Conv2D<2, 3, 1, 0, A>>, ExecutionSpace>();
+}
+TYPED_TEST(conv2d_three_by_three, gradients_padding_two) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<2, 3, 4>, Conv2D<2, 3, 1, 2, A>>, ExecutionSpace>();
+}
+TYPED_TEST(conv2d_three_by_three, gradients_one_pixel_image) {
+  using A = TypeParam;
+  test::check_gradients<Sequential<Input<4, 1, 1>, Conv2D<3, 3, 1, 1, NoBias, A>>,
+                        ExecutionSpace>();
+}
+TYPED_TEST(conv2d_three_by_three, gradients_relu_then_conv_then_gelu) {
+  using A = TypeParam;
+  // The second convolution's input gradient flows into the first's fused ReLU; the GELU
+  // after it keeps its pre-activation.
+  test::check_gradients<Sequential<Input<2, 6, 5>, Conv2D<4, 3, 1, 1, A>, ReLU,
+                                   Conv2D<3, 3, 1, 1, A>, GELU, Flatten, Dense<2>>,
+                        ExecutionSpace>();
+}
+TYPED_TEST(conv2d_three_by_three, float_training_step_agrees_with_im2col) {
+  using A = TypeParam;
+  // One SGD step written into the weights by backward, in float, against im2col's: the
+  // algorithms differ only by rounding.
+  using Mine = Sequential<Input<8, 10, 9>, Conv2D<16, 3, 1, 1, A>, ReLU, Flatten, Dense<3>>;
+  using Theirs =
+      Sequential<Input<8, 10, 9>, Conv2D<16, 3, 1, 1, conv::Im2col>, ReLU, Flatten, Dense<3>>;
+  Model<Mine, ExecutionSpace, float> mine(5);
+  Model<Theirs, ExecutionSpace, float> theirs(5);
+  Kokkos::deep_copy(mine.parameters(), theirs.parameters());
+  Kokkos::View<float**, Kokkos::LayoutRight, test::MemorySpace> x("x", 4, 8 * 10 * 9);
+  auto hx = Kokkos::create_mirror_view(x);
+  CounterRng rng(3, 0);
+  for (std::size_t k = 0; k < hx.size(); ++k) {
+    hx.data()[k] = rng.normal<float>(k);
+  }
+  Kokkos::deep_copy(x, hx);
+  auto const y_mine = test::host_copy(mine.forward(x));
+  auto const y_theirs = test::host_copy(theirs.forward(x));
+  for (std::size_t k = 0; k < y_mine.size(); ++k) {
+    EXPECT_NEAR(y_mine.data()[k], y_theirs.data()[k], 1e-5f * (1 + std::abs(y_theirs.data()[k])));
+  }
+  Kokkos::deep_copy(mine.output_gradient(), 0.25f);
+  Kokkos::deep_copy(theirs.output_gradient(), 0.25f);
+  mine.backward_into(mine.parameters(), -0.1f, 1.0f);
+  theirs.backward_into(theirs.parameters(), -0.1f, 1.0f);
+  auto const p_mine = test::host_copy(mine.parameters());
+  auto const p_theirs = test::host_copy(theirs.parameters());
+  for (std::size_t k = 0; k < p_mine.extent(0); ++k) {
+    EXPECT_NEAR(p_mine(k), p_theirs(k), 1e-5f * (1 + std::abs(p_theirs(k)))) << "parameter " << k;
   }
 }
 

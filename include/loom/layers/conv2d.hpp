@@ -9,6 +9,7 @@
 #include <loom/kernels/direct_convolution.hpp>
 #include <loom/kernels/elementwise.hpp>
 #include <loom/kernels/gemm.hpp>
+#include <loom/kernels/winograd.hpp>
 #include <loom/layers/activations.hpp>
 #include <loom/layers/concepts.hpp>
 #include <loom/layers/dense.hpp>
@@ -29,9 +30,10 @@ struct loom_error_conv2d_input_must_be_an_image;
 template <class LayerIndex, class Conv, class InputShape>
 struct loom_error_conv2d_kernel_larger_than_padded_input;
 
-/// \brief How Conv2D computes: its algorithm option. Without one, Conv2D runs the direct kernel
-///        on host execution spaces when C·KH·KW ≤ conv::direct_max_patch (a 3×3 first layer
-///        over one channel) and the layer fits its work-item buffers, and im2col otherwise.
+/// \brief How Conv2D computes: its algorithm option. Without one, Conv2D chooses on host
+///        execution spaces: the direct kernel when C·KH·KW ≤ conv::direct_max_patch (a 3×3
+///        first layer over one channel) and the layer fits its work-item buffers, else
+///        Winograd for 3×3 kernels with stride 1, else im2col; on other spaces im2col.
 namespace conv {
 /// im2col and one GEMM per batch (kernels/convolution.hpp).
 struct Im2col {
@@ -41,6 +43,11 @@ struct Im2col {
 /// dimension C·KH·KW is small. Each work item holds a zero-padded copy of one image.
 struct Direct {
   static constexpr char const* name = "conv::Direct";
+};
+/// Winograd's F(2×2, 3×3) (kernels/winograd.hpp), for 3×3 kernels with stride 1: 16 GEMMs
+/// over transformed tiles that do 2.25 times less arithmetic than im2col's one GEMM.
+struct Winograd {
+  static constexpr char const* name = "conv::Winograd";
 };
 /// The largest C·KH·KW for which Conv2D picks conv::Direct by itself: measured faster than
 /// im2col at 9 (1×28×28 → 32) and slower at 27 (3×32×32 → 32), with the BLAS library's AVX2
@@ -55,7 +62,8 @@ class Conv2DStage;
 
 template <class T>
 inline constexpr bool is_conv_algorithm =
-    std::is_same_v<T, conv::Im2col> || std::is_same_v<T, conv::Direct>;
+    std::is_same_v<T, conv::Im2col> || std::is_same_v<T, conv::Direct> ||
+    std::is_same_v<T, conv::Winograd>;
 template <class T>
 struct is_conv_algorithm_t : std::bool_constant<is_conv_algorithm<T>> {};
 } // namespace detail
@@ -65,19 +73,22 @@ struct is_conv_algorithm_t : std::bool_constant<is_conv_algorithm<T>> {};
 ///        and one GEMM for the whole batch; bias and a following activation run in the
 ///        epilogue that writes the NCHW output. The column matrix is kept for backward:
 ///        C·KH·KW·OH·OW values per sample of the model's workspace. Where C·KH·KW is small,
-///        a direct kernel runs instead (see loom::conv).
+///        a direct kernel runs instead, and for 3×3 kernels with stride 1 Winograd's
+///        F(2×2, 3×3), which keeps 16·C·⌈OH/2⌉·⌈OW/2⌉ values per sample (see loom::conv).
 /// \code
 /// loom::Conv2D<32, 3, 1, 1>                  // 32 channels, 3×3, stride 1, padding 1
 /// loom::Conv2D<64, loom::Window{1, 7}, 1, loom::Window{0, 3}, loom::NoBias>
 /// loom::Conv2D<32, 5, 1, 2, loom::conv::Im2col>   // the algorithm named, not chosen
+/// loom::Conv2D<64, 3, 1, 1, loom::conv::Winograd> // F(2×2, 3×3): 3×3, stride 1 only
 /// \endcode
 /// \tparam OutChannels  output channels (≥ 1)
 /// \tparam Kernel       kernel size; an integer for a square kernel, Window{h, w} otherwise
 /// \tparam Stride       step between windows (default 1)
 /// \tparam Padding      zeros added on each side (default 0)
 /// \tparam Options      loom::NoBias; an initialiser from loom::init (default: He before
-///                      ReLU-family activations, Xavier otherwise); loom::conv::Im2col or
-///                      loom::conv::Direct (default: chosen per layer, see loom::conv)
+///                      ReLU-family activations, Xavier otherwise); loom::conv::Im2col,
+///                      loom::conv::Direct or loom::conv::Winograd (default: chosen per
+///                      layer, see loom::conv)
 template <std::size_t OutChannels, Window Kernel, Window Stride = 1, Window Padding = 0,
           class... Options>
 struct Conv2D {
@@ -90,14 +101,14 @@ struct Conv2D {
   static_assert(((detail::is_dense_option<Options> || detail::is_conv_algorithm<Options>)&&...),
                 "loom::Conv2D<OutChannels, Kernel, Stride, Padding, Options...>: each option "
                 "must be loom::NoBias, an initialiser such as loom::init::HeNormal, or "
-                "loom::conv::Im2col or loom::conv::Direct");
+                "loom::conv::Im2col, loom::conv::Direct or loom::conv::Winograd");
 
   using layer_type = Conv2D;
   static constexpr std::size_t out_channels = OutChannels;
   static constexpr bool has_bias = !detail::contains<NoBias, Options...>;
   using initializer =
       typename detail::find_if<detail::is_initializer, init::Auto, Options...>::type;
-  /// conv::Im2col, conv::Direct, or void when Conv2D chooses.
+  /// conv::Im2col, conv::Direct, conv::Winograd, or void when Conv2D chooses.
   using algorithm = typename detail::find_if<detail::is_conv_algorithm_t, void, Options...>::type;
   static constexpr bool fuses_activation = true;
   /// The input region one output element reads (halo widths for spatial decomposition).
@@ -176,6 +187,8 @@ class Conv2DStage {
                                                    geometry::out_height,
                                                    geometry::out_width};
   using direct_kernels = kernels::DirectConv<geometry_, geometry::out_channels>;
+  using winograd_tiling = kernels::Winograd<geometry_>;
+  static constexpr bool winograd_shape = winograd_tiling::applies;
 
 public:
   using input_shape = In;
@@ -193,25 +206,49 @@ public:
                 "loom::Conv2D<..., conv::Direct>: the layer is too large for the direct kernel, "
                 "whose work items each hold a padded image (see "
                 "loom::kernels::DirectConv::max_local_values); use conv::Im2col");
+  static_assert(!std::is_same_v<Algorithm, conv::Winograd> || winograd_shape,
+                "loom::Conv2D<..., conv::Winograd>: F(2x2, 3x3) needs a 3x3 kernel with stride "
+                "1; use conv::Im2col");
   /// Whether this layer runs the direct kernel (see loom::conv).
   static constexpr bool direct =
       std::is_same_v<Algorithm, conv::Direct> ||
       (std::is_void_v<Algorithm> && is_host_accessible<memory_space> &&
        std::size_t{patch} <= conv::direct_max_patch && direct_kernels::fits);
-  static constexpr std::size_t columns_per_sample = direct ? 0 : std::size_t{pixels} * patch;
+  /// Whether this layer runs Winograd's F(2×2, 3×3) (see loom::conv).
+  static constexpr bool winograd =
+      winograd_shape &&
+      (std::is_same_v<Algorithm, conv::Winograd> ||
+       (std::is_void_v<Algorithm> && is_host_accessible<memory_space> && !direct));
+  static constexpr bool im2col = !direct && !winograd;
+  static constexpr std::size_t columns_per_sample = im2col ? std::size_t{pixels} * patch : 0;
+  // F(2×2, 3×3)'s transformed tiles per sample: the input's and the output's.
+  static constexpr std::size_t transformed_inputs =
+      winograd ? winograd_tiling::per_sample(channels) : 0;
+  static constexpr std::size_t transformed_outputs =
+      winograd ? winograd_tiling::per_sample(outs) : 0;
   // Kept from forward to backward: the pre-activation when the activation's derivative needs
-  // it, and for im2col the column matrix (see kernels/convolution.hpp), which the weight
-  // gradient reads again.
+  // it; for im2col the column matrix (see kernels/convolution.hpp) and for Winograd the
+  // transformed input tiles (kernels/winograd.hpp), which the weight gradient reads again.
   static constexpr std::size_t workspace_per_sample =
-      (keeps_preactivation ? Out::size : 0) + columns_per_sample;
+      (keeps_preactivation ? Out::size : 0) + columns_per_sample + transformed_inputs;
   // Within a pass: im2col's GEMM result (channel-major), then the input gradient's columns;
-  // the direct kernel's pre-activation gradient (NCHW).
-  static constexpr std::size_t scratch_per_sample = std::size_t{pixels} * outs + columns_per_sample;
+  // the direct kernel's pre-activation gradient (NCHW); Winograd's transformed outputs or
+  // their gradient, then the transformed input tiles' gradient.
+  static constexpr std::size_t scratch_per_sample =
+      winograd ? transformed_outputs + transformed_inputs
+               : std::size_t{pixels} * outs + columns_per_sample;
 
   void bind(VectorSlice<Scalar, memory_space> params) {
     weight_ = MatrixSlice<Scalar, memory_space>(params.data(), outs, patch);
     if constexpr (HasBias) {
       bias_ = VectorSlice<Scalar, memory_space>(params.data() + outs * patch, outs);
+    }
+    // Winograd's transformed weights and their gradient are the stage's own (independent of
+    // the batch), allocated once here.
+    if (winograd && transformed_weights_.extent(0) == 0) {
+      transformed_weights_ = Vector<Scalar, memory_space>(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Conv2D::transformed_weights"),
+          2 * std::size_t{16} * outs * channels);
     }
   }
 
@@ -221,14 +258,24 @@ public:
       preactivation_ = MatrixSlice<Scalar, memory_space>(cursor, batch, Out::size);
       cursor += batch * Out::size;
     }
-    if constexpr (!direct) {
+    if constexpr (im2col) {
       cols_ = MatrixSlice<Scalar, memory_space>(cursor, patch, batch * pixels);
+    }
+    if constexpr (winograd) {
+      transformed_x_ = VectorSlice<Scalar, memory_space>(cursor, batch * transformed_inputs);
     }
   }
 
   void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
+    if constexpr (winograd) {
+      transformed_y_ =
+          VectorSlice<Scalar, memory_space>(scratch.data(), batch * transformed_outputs);
+      transformed_dx_ = VectorSlice<Scalar, memory_space>(
+          scratch.data() + batch * transformed_outputs, batch * transformed_inputs);
+      return;
+    }
     pre_ = MatrixSlice<Scalar, memory_space>(scratch.data(), outs, batch * pixels);
-    if constexpr (!direct) {
+    if constexpr (im2col) {
       dcols_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * outs, patch,
                                                  batch * pixels);
     }
@@ -246,6 +293,19 @@ public:
     if constexpr (direct) {
       kernels::direct_conv_forward<geometry_, outs, Activation, keeps_preactivation>(
           space, batch, x, weight_, bias_, y, preactivation_);
+      return;
+    } else if constexpr (winograd) {
+      // M[ξ] = U[ξ]·V[ξ]: outs × C times C × batch·tiles, for each of the 16 positions.
+      kernels::winograd_weights<geometry_, outs>(space, weight_, transformed_weights_);
+      kernels::winograd_input<geometry_>(space, batch, x, transformed_x_);
+      winograd_gemms(
+          space, kernels::Op::none, kernels::Op::none,
+          {transformed_weights_.data(), outs, channels, outs * channels},
+          {transformed_x_.data(), channels, batch * tiles,
+           winograd_tiling::block_stride(channels, batch)},
+          {transformed_y_.data(), outs, batch * tiles, winograd_tiling::block_stride(outs, batch)});
+      kernels::winograd_output<geometry_, outs, Activation, keeps_preactivation>(
+          space, batch, transformed_y_, bias_, y, preactivation_);
       return;
     }
     kernels::im2col<geometry_>(space, batch, x, cols_);
@@ -268,6 +328,13 @@ public:
         direct_backward(space, batch, x, preactivation_, dy, dx, weight_target, bias_target, ctx);
       } else {
         direct_backward(space, batch, x, y, dy, dx, weight_target, bias_target, ctx);
+      }
+      return;
+    } else if constexpr (winograd) {
+      if constexpr (keeps_preactivation) {
+        winograd_backward(space, batch, preactivation_, dy, dx, weight_target, bias_target, ctx);
+      } else {
+        winograd_backward(space, batch, y, dy, dx, weight_target, bias_target, ctx);
       }
       return;
     }
@@ -316,8 +383,69 @@ private:
         ctx.gradient_beta);
   }
 
+  // Winograd's backward: the transformed output gradient (with Activation' applied) and from
+  // it the bias gradient; the input gradient through the weights, transformed again from
+  // weight_ before the target (which may be the weights themselves) is written; then the
+  // weight gradient from the transformed input tiles kept by forward.
+  template <class SavedView, class DyView, class DxView>
+  void winograd_backward(ExecutionSpace const& space, int batch, SavedView const& saved,
+                         DyView const& dy, DxView const& dx,
+                         MatrixSlice<Scalar, memory_space> const& weight_target,
+                         VectorSlice<Scalar, memory_space> const& bias_target,
+                         PassContext<Scalar> const& ctx) const {
+    Blocks const u{transformed_weights_.data(), outs, channels, outs * channels};
+    Blocks const du{transformed_weights_.data() + 16 * outs * channels, outs, channels,
+                    outs * channels};
+    Blocks const v{transformed_x_.data(), channels, batch * tiles,
+                   winograd_tiling::block_stride(channels, batch)};
+    Blocks const dm{transformed_y_.data(), outs, batch * tiles,
+                    winograd_tiling::block_stride(outs, batch)};
+    kernels::winograd_output_backward<geometry_, outs, Activation>(space, batch, saved, dy,
+                                                                   transformed_y_);
+    if constexpr (HasBias) {
+      kernels::winograd_bias_backward<geometry_, outs>(space, batch, transformed_y_, bias_target,
+                                                       ctx.gradient_alpha, ctx.gradient_beta);
+    }
+    if (dx.extent(0) > 0) {
+      // dV[ξ] = U[ξ]ᵀ·dM[ξ]
+      kernels::winograd_weights<geometry_, outs>(space, weight_, transformed_weights_);
+      winograd_gemms(space, kernels::Op::transpose, kernels::Op::none, u, dm,
+                     {transformed_dx_.data(), channels, batch * tiles, v.stride});
+      kernels::winograd_input_backward<geometry_>(space, batch, transformed_dx_, dx);
+    }
+    // dU[ξ] = dM[ξ]·V[ξ]ᵀ
+    winograd_gemms(space, kernels::Op::none, kernels::Op::transpose, dm, v, du);
+    kernels::winograd_weights_backward<geometry_, outs>(
+        space, VectorSlice<Scalar, memory_space>(du.data, 16 * du.stride), weight_target,
+        ctx.gradient_alpha, ctx.gradient_beta);
+  }
+
+  // 16 row-major matrices of rows × cols, `stride` values apart.
+  struct Blocks {
+    Scalar* data;
+    int rows, cols;
+    std::size_t stride;
+    MatrixSlice<Scalar, memory_space> at(int xi) const {
+      return MatrixSlice<Scalar, memory_space>(data + xi * stride, rows, cols);
+    }
+  };
+
+  // c[ξ] = op(a[ξ])·op(b[ξ]) for the 16 positions ξ.
+  static void winograd_gemms(ExecutionSpace const& space, kernels::Op op_a, kernels::Op op_b,
+                             Blocks const& a, Blocks const& b, Blocks const& c) {
+    for (int xi = 0; xi < 16; ++xi) {
+      kernels::gemm(space, op_a, op_b, Scalar(1), a.at(xi), b.at(xi), Scalar(0), c.at(xi));
+    }
+  }
+
+  // F(2×2, 3×3)'s tiles per image.
+  static constexpr int tiles = winograd_tiling::tiles;
+
   MatrixSlice<Scalar, memory_space> weight_, preactivation_, cols_, pre_, dcols_;
   VectorSlice<Scalar, memory_space> bias_;
+  // Winograd: U then dU (the stage's own), V (workspace), M or dM and dV (scratch).
+  Vector<Scalar, memory_space> transformed_weights_;
+  VectorSlice<Scalar, memory_space> transformed_x_, transformed_y_, transformed_dx_;
 };
 
 } // namespace detail
