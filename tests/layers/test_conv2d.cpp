@@ -72,6 +72,9 @@ TEST(conv2d, chooses_winograd_for_three_by_three_stride_one_on_the_host) {
   // and a skew of 16 values per block; within a pass the transformed outputs and the
   // transformed input's gradient.
   static_assert(Second::workspace_per_sample == 16 * (32 * 49 + 16));
+  static_assert(Second::round_images == 5); // ⌊256 / 49⌋ images of 7×7 tiles
+  static_assert(Conv2D<2, 3, 1, 1>::stage<Shape<2, 20, 19>, float, HostSpace>::round_images == 2);
+  static_assert(Conv2D<8, 3, 1, 1>::stage<Shape<4, 22, 21>, float, HostSpace>::round_images == 2);
   static_assert(Second::scratch_per_sample == 16 * (64 * 49 + 16) + 16 * (32 * 49 + 16));
 }
 
@@ -280,6 +283,13 @@ TYPED_TEST(conv2d_three_by_three, gradients_one_pixel_image) {
   test::check_gradients<Sequential<Input<4, 1, 1>, Conv2D<3, 3, 1, 1, NoBias, A>>,
                         ExecutionSpace>();
 }
+TYPED_TEST(conv2d_three_by_three, gradients_over_several_rounds) {
+  using A = TypeParam;
+  // 10×10 tiles an image: Winograd takes two images a round on the host, so a batch of three
+  // runs a full round and a short one.
+  test::check_gradients<Sequential<Input<2, 20, 19>, Conv2D<2, 3, 1, 1, A>, ReLU>,
+                        ExecutionSpace>();
+}
 TYPED_TEST(conv2d_three_by_three, gradients_relu_then_conv_then_gelu) {
   using A = TypeParam;
   // The second convolution's input gradient flows into the first's fused ReLU; the GELU
@@ -292,13 +302,14 @@ TYPED_TEST(conv2d_three_by_three, float_training_step_agrees_with_im2col) {
   using A = TypeParam;
   // One SGD step written into the weights by backward, in float, against im2col's: the
   // algorithms differ only by rounding.
-  using Mine = Sequential<Input<8, 10, 9>, Conv2D<16, 3, 1, 1, A>, ReLU, Flatten, Dense<3>>;
+  // Eleven tiles square: Winograd takes two images a round, three rounds for five images.
+  using Mine = Sequential<Input<4, 22, 21>, Conv2D<8, 3, 1, 1, A>, ReLU, Flatten, Dense<3>>;
   using Theirs =
-      Sequential<Input<8, 10, 9>, Conv2D<16, 3, 1, 1, conv::Im2col>, ReLU, Flatten, Dense<3>>;
+      Sequential<Input<4, 22, 21>, Conv2D<8, 3, 1, 1, conv::Im2col>, ReLU, Flatten, Dense<3>>;
   Model<Mine, ExecutionSpace, float> mine(5);
   Model<Theirs, ExecutionSpace, float> theirs(5);
   Kokkos::deep_copy(mine.parameters(), theirs.parameters());
-  Kokkos::View<float**, Kokkos::LayoutRight, test::MemorySpace> x("x", 4, 8 * 10 * 9);
+  Kokkos::View<float**, Kokkos::LayoutRight, test::MemorySpace> x("x", 5, 4 * 22 * 21);
   auto hx = Kokkos::create_mirror_view(x);
   CounterRng rng(3, 0);
   for (std::size_t k = 0; k < hx.size(); ++k) {

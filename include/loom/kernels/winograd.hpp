@@ -51,6 +51,9 @@ struct Winograd {
   static constexpr int tiles = tiles_h * tiles_w; ///< per image
   /// A band's even and odd padded columns: [0, 2·tiles_w + 2) split in two.
   static constexpr int half_w = tiles_w + 1;
+  /// Tile rows that a work item transforms in one strip: about 64 tiles, at least one row.
+  static constexpr int strip_rows =
+      tiles_w >= 64 ? 1 : (64 / tiles_w < tiles_h ? 64 / tiles_w : tiles_h);
   /// Values between consecutive blocks of a transformed buffer of `rows` × batch·tiles per
   /// block: its size and a skew. Without the skew the distance is often a multiple of the
   /// page size, and the 16 values of one tile, one in each block, compete for one cache set.
@@ -232,7 +235,9 @@ void winograd_input(ExecutionSpace const& space, int batch, XView const& x, VVie
 
 /// \brief y(n, o, ·) = Activation(Aᵀ m(·, o, tiles of n) A + b(o)) in NCHW; b may be empty.
 ///        With KeepPreactivation, the value before the activation also goes to keep (NCHW).
-///        One work item per (image, output channel) plane.
+///        One work item per (image, output channel) plane, a strip of tiles at a time: the
+///        transform runs over the strip's tiles, and bias and activation over its outputs,
+///        both loops long enough to vectorise (so that no activation runs as a branch).
 template <ConvGeometry G, int Out, class Activation, bool KeepPreactivation, class ExecutionSpace,
           class MView, class BiasView, class YView, class KeepView>
 void winograd_output(ExecutionSpace const& space, int batch, MView const& m, BiasView const& b,
@@ -241,6 +246,8 @@ void winograd_output(ExecutionSpace const& space, int batch, MView const& m, Bia
   using W = Winograd<G>;
   static_assert(W::applies, "loom::kernels::winograd_*: F(2x2, 3x3) needs a 3x3 kernel, stride 1");
   constexpr int TW = W::tiles_w;
+  constexpr int SR = W::strip_rows;
+  constexpr int OW = G.out_width;
   bool const has_bias = b.extent(0) > 0;
   auto const* in = m.data();
   Scalar* out = y.data();
@@ -253,39 +260,49 @@ void winograd_output(ExecutionSpace const& space, int batch, MView const& m, Bia
         int const n = plane / Out;
         int const o = plane - n * Out;
         Scalar const bias = has_bias ? Scalar(b(o)) : Scalar(0);
-        std::size_t const at = static_cast<std::size_t>(plane) * G.pixels();
-        for (int ty = 0; ty < W::tiles_h; ++ty) {
+        for (int ty0 = 0; ty0 < W::tiles_h; ty0 += SR) {
+          int const rows = W::tiles_h - ty0 < SR ? W::tiles_h - ty0 : SR;
+          int const out_rows =
+              G.out_height - 2 * ty0 < 2 * rows ? G.out_height - 2 * ty0 : 2 * rows;
           auto const* KOKKOS_RESTRICT base = in + static_cast<std::size_t>(o) * T +
-                                             static_cast<std::size_t>(n) * W::tiles + ty * TW;
-          Scalar rows[2][2 * TW]; // the tiles' two output rows
-          for (int tx = 0; tx < TW; ++tx) {
-            Scalar s[2][4]; // Aᵀ along each row of the tile
+                                             static_cast<std::size_t>(n) * W::tiles + ty0 * TW;
+          Scalar y4[4][SR * TW]; // y4[2a + b][tile]: the tile's output (a, b)
+          for (int t = 0; t < rows * TW; ++t) {
+            Scalar s[2][4]; // Aᵀ along each row i of the tile: s[b][i]
             for (int i = 0; i < 4; ++i) {
-              auto const* KOKKOS_RESTRICT mi = base + 4 * i * stride + tx;
+              auto const* KOKKOS_RESTRICT mi = base + 4 * i * stride + t;
               W::output(Scalar(mi[0]), Scalar(mi[stride]), Scalar(mi[2 * stride]),
                         Scalar(mi[3 * stride]), s[0][i], s[1][i]);
             }
-            for (int j = 0; j < 2; ++j) {
-              W::output(s[j][0], s[j][1], s[j][2], s[j][3], rows[0][2 * tx + j],
-                        rows[1][2 * tx + j]);
+            W::output(s[0][0], s[0][1], s[0][2], s[0][3], y4[0][t], y4[2][t]);
+            W::output(s[1][0], s[1][1], s[1][2], s[1][3], y4[1][t], y4[3][t]);
+          }
+          Scalar strip[2 * SR * OW]; // the strip's output rows
+          for (int r = 0; r < rows; ++r) {
+            for (int a = 0; a < 2 && 2 * r + a < out_rows; ++a) {
+              for (int tx = 0; tx < TW; ++tx) {
+                for (int bb = 0; bb < 2 && 2 * tx + bb < OW; ++bb) {
+                  strip[(2 * r + a) * OW + 2 * tx + bb] = y4[2 * a + bb][r * TW + tx];
+                }
+              }
             }
           }
-          for (int a = 0; a < 2 && 2 * ty + a < G.out_height; ++a) {
-            std::size_t const row = at + static_cast<std::size_t>(2 * ty + a) * G.out_width;
-            for (int ow = 0; ow < G.out_width; ++ow) {
-              Scalar const value = rows[a][ow] + bias;
-              if constexpr (KeepPreactivation) {
-                kept[row + ow] = value;
-              }
-              out[row + ow] = Activation::forward(value);
+          std::size_t const first =
+              static_cast<std::size_t>(plane) * G.pixels() + static_cast<std::size_t>(2 * ty0) * OW;
+          for (int k = 0; k < out_rows * OW; ++k) {
+            Scalar const value = strip[k] + bias;
+            if constexpr (KeepPreactivation) {
+              kept[first + k] = value;
             }
+            out[first + k] = Activation::forward(value);
           }
         }
       });
 }
 
 /// \brief dm(·, o, tiles of n) = A g Aᵀ with g = Activation'(saved)·dy (both NCHW) on the
-///        tile's 2×2 outputs, 0 past the image. One work item per (image, output channel).
+///        tile's 2×2 outputs, 0 past the image. One work item per (image, output channel)
+///        plane, a strip of tiles at a time (see winograd_output).
 template <ConvGeometry G, int Out, class Activation, class ExecutionSpace, class SavedView,
           class DyView, class DmView>
 void winograd_output_backward(ExecutionSpace const& space, int batch, SavedView const& saved,
@@ -294,6 +311,8 @@ void winograd_output_backward(ExecutionSpace const& space, int batch, SavedView 
   using W = Winograd<G>;
   static_assert(W::applies, "loom::kernels::winograd_*: F(2x2, 3x3) needs a 3x3 kernel, stride 1");
   constexpr int TW = W::tiles_w;
+  constexpr int SR = W::strip_rows;
+  constexpr int OW = G.out_width;
   auto const* s = saved.data();
   auto const* d = dy.data();
   Scalar* out = dm.data();
@@ -304,37 +323,46 @@ void winograd_output_backward(ExecutionSpace const& space, int batch, SavedView 
       Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * Out), KOKKOS_LAMBDA(int plane) {
         int const n = plane / Out;
         int const o = plane - n * Out;
-        std::size_t const at = static_cast<std::size_t>(plane) * G.pixels();
-        for (int ty = 0; ty < W::tiles_h; ++ty) {
-          Scalar even[2][TW], odd[2][TW]; // g at the tiles' even and odd columns
-          for (int a = 0; a < 2; ++a) {
-            int const oh = 2 * ty + a;
-            for (int tx = 0; tx < TW; ++tx) {
-              even[a][tx] = Scalar(0);
-              odd[a][tx] = Scalar(0);
-            }
-            if (oh >= G.out_height) {
-              continue;
-            }
-            std::size_t const row = at + static_cast<std::size_t>(oh) * G.out_width;
-            for (int ow = 0; ow < G.out_width; ++ow) {
-              Scalar const g = Activation::backward(s[row + ow], d[row + ow]);
-              (ow % 2 == 0 ? even : odd)[a][ow / 2] = g;
+        for (int ty0 = 0; ty0 < W::tiles_h; ty0 += SR) {
+          int const rows = W::tiles_h - ty0 < SR ? W::tiles_h - ty0 : SR;
+          int const out_rows =
+              G.out_height - 2 * ty0 < 2 * rows ? G.out_height - 2 * ty0 : 2 * rows;
+          std::size_t const first =
+              static_cast<std::size_t>(plane) * G.pixels() + static_cast<std::size_t>(2 * ty0) * OW;
+          Scalar strip[2 * SR * OW]; // g over the strip's output rows
+          for (int k = 0; k < out_rows * OW; ++k) {
+            strip[k] = Activation::backward(s[first + k], d[first + k]);
+          }
+          Scalar g4[4][SR * TW]; // g4[2a + b][tile]: g at the tile's output (a, b)
+          for (int r = 0; r < rows; ++r) {
+            for (int a = 0; a < 2; ++a) {
+              for (int tx = 0; tx < TW; ++tx) {
+                for (int bb = 0; bb < 2; ++bb) {
+                  int const row = 2 * r + a, column = 2 * tx + bb;
+                  g4[2 * a + bb][r * TW + tx] =
+                      row < out_rows && column < OW ? strip[row * OW + column] : Scalar(0);
+                }
+              }
             }
           }
-          Scalar* KOKKOS_RESTRICT base = out + static_cast<std::size_t>(o) * T +
-                                         static_cast<std::size_t>(n) * W::tiles + ty * TW;
-          for (int tx = 0; tx < TW; ++tx) {
-            Scalar h[2][4]; // A along each row of the tile
-            for (int a = 0; a < 2; ++a) {
-              W::output_adjoint(even[a][tx], odd[a][tx], h[a][0], h[a][1], h[a][2], h[a][3]);
-            }
+          // The transform into the work item's memory, then one copy per position: 16 output
+          // streams in one loop would defeat vectorisation (each might alias another).
+          Scalar m16[16][SR * TW];
+          for (int t = 0; t < rows * TW; ++t) {
+            Scalar h[2][4]; // A along each row a of the tile: h[a][j]
+            W::output_adjoint(g4[0][t], g4[1][t], h[0][0], h[0][1], h[0][2], h[0][3]);
+            W::output_adjoint(g4[2][t], g4[3][t], h[1][0], h[1][1], h[1][2], h[1][3]);
             for (int j = 0; j < 4; ++j) {
-              Scalar v[4];
-              W::output_adjoint(h[0][j], h[1][j], v[0], v[1], v[2], v[3]);
-              for (int i = 0; i < 4; ++i) {
-                base[(4 * i + j) * stride + tx] = v[i];
-              }
+              W::output_adjoint(h[0][j], h[1][j], m16[j][t], m16[4 + j][t], m16[8 + j][t],
+                                m16[12 + j][t]);
+            }
+          }
+          Scalar* base = out + static_cast<std::size_t>(o) * T +
+                         static_cast<std::size_t>(n) * W::tiles + ty0 * TW;
+          for (int xi = 0; xi < 16; ++xi) {
+            Scalar* KOKKOS_RESTRICT to = base + xi * stride;
+            for (int t = 0; t < rows * TW; ++t) {
+              to[t] = m16[xi][t];
             }
           }
         }

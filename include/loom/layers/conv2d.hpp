@@ -1,5 +1,6 @@
 #pragma once
 
+#include <loom/core/detail/kokkos.hpp>
 #include <loom/core/detail/type_list.hpp>
 #include <loom/core/random.hpp>
 #include <loom/core/shape.hpp>
@@ -220,6 +221,13 @@ public:
       (std::is_same_v<Algorithm, conv::Winograd> ||
        (std::is_void_v<Algorithm> && is_host_accessible<memory_space> && !direct));
   static constexpr bool im2col = !direct && !winograd;
+  /// F(2×2, 3×3)'s tiles per image.
+  static constexpr int tiles = winograd_tiling::tiles;
+  /// Images per round of Winograd's transforms and GEMMs (0: the whole batch). On host
+  /// spaces a round covers about 256 tiles, so that its transformed tiles stay in cache from
+  /// one kernel to the next, and its GEMMs run at the rate of the whole batch's.
+  static constexpr int round_images =
+      !is_host_accessible<memory_space> ? 0 : (tiles >= 256 ? 1 : 256 / tiles);
   static constexpr std::size_t columns_per_sample = im2col ? std::size_t{pixels} * patch : 0;
   // F(2×2, 3×3)'s transformed tiles per sample: the input's and the output's.
   static constexpr std::size_t transformed_inputs =
@@ -295,17 +303,19 @@ public:
           space, batch, x, weight_, bias_, y, preactivation_);
       return;
     } else if constexpr (winograd) {
-      // M[ξ] = U[ξ]·V[ξ]: outs × C times C × batch·tiles, for each of the 16 positions.
+      // Per round of images: V from x, M[ξ] = U[ξ]·V[ξ] (outs × C times C × images·tiles)
+      // for each of the 16 positions, y from M.
       kernels::winograd_weights<geometry_, outs>(space, weight_, transformed_weights_);
-      kernels::winograd_input<geometry_>(space, batch, x, transformed_x_);
-      winograd_gemms(
-          space, kernels::Op::none, kernels::Op::none,
-          {transformed_weights_.data(), outs, channels, outs * channels},
-          {transformed_x_.data(), channels, batch * tiles,
-           winograd_tiling::block_stride(channels, batch)},
-          {transformed_y_.data(), outs, batch * tiles, winograd_tiling::block_stride(outs, batch)});
-      kernels::winograd_output<geometry_, outs, Activation, keeps_preactivation>(
-          space, batch, transformed_y_, bias_, y, preactivation_);
+      for_each_round(batch, [&](Round const& r) {
+        Blocks const v = r.transformed_x(transformed_x_.data());
+        Blocks const m = r.transformed(transformed_y_.data(), outs);
+        kernels::winograd_input<geometry_>(space, r.images, r.rows(x.data(), In::size), v.all());
+        winograd_gemms("loom::Conv2D::forward (Winograd GEMMs)", space, kernels::Op::none,
+                       kernels::Op::none, transformed_weights(0), v, m, Scalar(0));
+        kernels::winograd_output<geometry_, outs, Activation, keeps_preactivation>(
+            space, r.images, m.all(), bias_, r.rows(y.data(), Out::size),
+            r.rows(preactivation_.data(), keeps_preactivation ? Out::size : 0));
+      });
       return;
     }
     kernels::im2col<geometry_>(space, batch, x, cols_);
@@ -383,41 +393,47 @@ private:
         ctx.gradient_beta);
   }
 
-  // Winograd's backward: the transformed output gradient (with Activation' applied) and from
-  // it the bias gradient; the input gradient through the weights, transformed again from
-  // weight_ before the target (which may be the weights themselves) is written; then the
-  // weight gradient from the transformed input tiles kept by forward.
+  // Winograd's backward, round by round: the transformed output gradient (with Activation'
+  // applied) and from it the bias gradient; the input gradient through the weights,
+  // transformed again from weight_ before the target (which may be the weights themselves)
+  // is written; the transformed weight gradient, summed over the rounds, from the
+  // transformed input tiles kept by forward; at last the weight gradient from it.
   template <class SavedView, class DyView, class DxView>
   void winograd_backward(ExecutionSpace const& space, int batch, SavedView const& saved,
                          DyView const& dy, DxView const& dx,
                          MatrixSlice<Scalar, memory_space> const& weight_target,
                          VectorSlice<Scalar, memory_space> const& bias_target,
                          PassContext<Scalar> const& ctx) const {
-    Blocks const u{transformed_weights_.data(), outs, channels, outs * channels};
-    Blocks const du{transformed_weights_.data() + 16 * outs * channels, outs, channels,
-                    outs * channels};
-    Blocks const v{transformed_x_.data(), channels, batch * tiles,
-                   winograd_tiling::block_stride(channels, batch)};
-    Blocks const dm{transformed_y_.data(), outs, batch * tiles,
-                    winograd_tiling::block_stride(outs, batch)};
-    kernels::winograd_output_backward<geometry_, outs, Activation>(space, batch, saved, dy,
-                                                                   transformed_y_);
-    if constexpr (HasBias) {
-      kernels::winograd_bias_backward<geometry_, outs>(space, batch, transformed_y_, bias_target,
-                                                       ctx.gradient_alpha, ctx.gradient_beta);
-    }
-    if (dx.extent(0) > 0) {
-      // dV[ξ] = U[ξ]ᵀ·dM[ξ]
+    bool const input_gradient = dx.extent(0) > 0;
+    if (input_gradient) {
       kernels::winograd_weights<geometry_, outs>(space, weight_, transformed_weights_);
-      winograd_gemms(space, kernels::Op::transpose, kernels::Op::none, u, dm,
-                     {transformed_dx_.data(), channels, batch * tiles, v.stride});
-      kernels::winograd_input_backward<geometry_>(space, batch, transformed_dx_, dx);
     }
-    // dU[ξ] = dM[ξ]·V[ξ]ᵀ
-    winograd_gemms(space, kernels::Op::none, kernels::Op::transpose, dm, v, du);
+    for_each_round(batch, [&](Round const& r) {
+      Blocks const v = r.transformed_x(transformed_x_.data());
+      Blocks const dm = r.transformed(transformed_y_.data(), outs);
+      kernels::winograd_output_backward<geometry_, outs, Activation>(
+          space, r.images, r.rows(saved.data(), Out::size), r.rows(dy.data(), Out::size), dm.all());
+      Scalar const beta = r.first ? Scalar(0) : Scalar(1); // sums over the rounds
+      if constexpr (HasBias) {
+        kernels::winograd_bias_backward<geometry_, outs>(space, r.images, dm.all(), bias_target,
+                                                         ctx.gradient_alpha,
+                                                         r.first ? ctx.gradient_beta : Scalar(1));
+      }
+      if (input_gradient) { // dV[ξ] = U[ξ]ᵀ·dM[ξ]
+        Blocks const dv = r.transformed(transformed_dx_.data(), channels);
+        winograd_gemms("loom::Conv2D::backward (Winograd GEMMs, input gradient)", space,
+                       kernels::Op::transpose, kernels::Op::none, transformed_weights(0), dm, dv,
+                       Scalar(0));
+        kernels::winograd_input_backward<geometry_>(space, r.images, dv.all(),
+                                                    r.rows(dx.data(), In::size));
+      }
+      // dU[ξ] += dM[ξ]·V[ξ]ᵀ
+      winograd_gemms("loom::Conv2D::backward (Winograd GEMMs, weight gradient)", space,
+                     kernels::Op::none, kernels::Op::transpose, dm, v, transformed_weights(1),
+                     beta);
+    });
     kernels::winograd_weights_backward<geometry_, outs>(
-        space, VectorSlice<Scalar, memory_space>(du.data, 16 * du.stride), weight_target,
-        ctx.gradient_alpha, ctx.gradient_beta);
+        space, transformed_weights(1).all(), weight_target, ctx.gradient_alpha, ctx.gradient_beta);
   }
 
   // 16 row-major matrices of rows × cols, `stride` values apart.
@@ -428,18 +444,57 @@ private:
     MatrixSlice<Scalar, memory_space> at(int xi) const {
       return MatrixSlice<Scalar, memory_space>(data + xi * stride, rows, cols);
     }
+    VectorSlice<Scalar, memory_space> all() const {
+      return VectorSlice<Scalar, memory_space>(data, 16 * stride);
+    }
   };
 
-  // c[ξ] = op(a[ξ])·op(b[ξ]) for the 16 positions ξ.
-  static void winograd_gemms(ExecutionSpace const& space, kernels::Op op_a, kernels::Op op_b,
-                             Blocks const& a, Blocks const& b, Blocks const& c) {
+  // The transformed weights (which = 0) or their gradient (which = 1).
+  Blocks transformed_weights(int which) const {
+    return {transformed_weights_.data() + std::size_t(which) * 16 * outs * channels, outs, channels,
+            std::size_t{outs} * channels};
+  }
+
+  // c[ξ] = op(a[ξ])·op(b[ξ]) + beta·c[ξ] for the 16 positions ξ, in a profiling region.
+  static void winograd_gemms(char const* label, ExecutionSpace const& space, kernels::Op op_a,
+                             kernels::Op op_b, Blocks const& a, Blocks const& b, Blocks const& c,
+                             Scalar beta) {
+    loom::detail::ScopedRegion const region(label);
     for (int xi = 0; xi < 16; ++xi) {
-      kernels::gemm(space, op_a, op_b, Scalar(1), a.at(xi), b.at(xi), Scalar(0), c.at(xi));
+      kernels::gemm(space, op_a, op_b, Scalar(1), a.at(xi), b.at(xi), beta, c.at(xi));
     }
   }
 
-  // F(2×2, 3×3)'s tiles per image.
-  static constexpr int tiles = winograd_tiling::tiles;
+  // Images [first, first + images) of a batch, the round's place in the transformed buffers.
+  struct Round {
+    int first_image, images, full_images;
+    bool first;
+    // The round's rows of a batch × width buffer (empty where width is 0).
+    template <class T>
+    VectorSlice<T, memory_space> rows(T* data, std::size_t width) const {
+      return VectorSlice<T, memory_space>(width == 0 ? nullptr : data + first_image * width,
+                                          images * width);
+    }
+    // Its blocks of a transformed buffer with `rows` rows per block: in the scratch, from the
+    // start.
+    Blocks transformed(Scalar* data, int block_rows) const {
+      return {data, block_rows, images * tiles, winograd_tiling::block_stride(block_rows, images)};
+    }
+    // Its blocks of the transformed input kept from forward: after the earlier (full) rounds.
+    Blocks transformed_x(Scalar* data) const {
+      std::size_t const round = static_cast<std::size_t>(first_image / full_images);
+      return transformed(data + round * 16 * winograd_tiling::block_stride(channels, full_images),
+                         channels);
+    }
+  };
+
+  template <class F>
+  static void for_each_round(int batch, F&& f) {
+    int const full = round_images == 0 || round_images > batch ? batch : round_images;
+    for (int first = 0; first < batch; first += full) {
+      f(Round{first, batch - first < full ? batch - first : full, full, first == 0});
+    }
+  }
 
   MatrixSlice<Scalar, memory_space> weight_, preactivation_, cols_, pre_, dcols_;
   VectorSlice<Scalar, memory_space> bias_;
