@@ -110,7 +110,7 @@ cat <<EOF
 | compiler | $(g++ --version | head -1) |
 | build | CMake Release (-O3), no -march; $kokkos |
 | OpenBLAS | $(pkg libopenblas0-pthread) (pthread), OPENBLAS_CORETYPE = $coretypes |
-| PyTorch | $torch_version (Debian python3-torch $(pkg python3-torch), convolutions through $torch_conv), $python |
+| PyTorch | $torch_version (Debian python3-torch $(pkg python3-torch), convolutions through $torch_conv, which picks AVX-512 by itself; also run with ONEDNN_MAX_CPU_ISA=AVX2), $python, freed memory kept in the process (benchmarks/peers/peer_common.py) |
 | Google Benchmark | $(pkg libbenchmark-dev) |
 | threads | $threads: OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads($threads) |
 | model | examples/04_fashion_mnist_cnn's network, SoftmaxCrossEntropy, SGD lr 0.01 without momentum |
@@ -134,6 +134,14 @@ if [[ $do_throughput = 1 ]]; then
           --batch "$batches" --samples "$samples" --min-seconds "$min_seconds" \
           --min-epochs "$min_epochs" |
         grep -v '^#' | sed "s/^/coretype=$coretype rep=$rep load=$(load1) /" >> "$raw"
+      # oneDNN chooses AVX-512 by itself where the CPU has it, whatever OPENBLAS_CORETYPE says;
+      # capped at AVX2 it runs the instruction set loom's BLAS runs under Haswell.
+      log "# $coretype rep $rep/$reps: pytorch, oneDNN capped at AVX2 (load $(load1))"
+      run_env "$coretype" env ONEDNN_MAX_CPU_ISA=AVX2 "$python" \
+          "$root/benchmarks/peers/pytorch_cnn.py" --threads "$threads" --batch "$batches" \
+          --samples "$samples" --min-seconds "$min_seconds" --min-epochs "$min_epochs" |
+        grep -v '^#' | sed "s/^pytorch/pytorch_avx2/" |
+        sed "s/^/coretype=$coretype rep=$rep load=$(load1) /" >> "$raw"
     done
   done
   "$python" - "$raw" "$threads" <<'EOF'
@@ -158,20 +166,22 @@ titles = {"wall": "wall-clock time", "cpu": "process CPU time (less sensitive to
 for clock in ("wall", "cpu"):
     print(f"## CNN training throughput, samples/s by {titles[clock]} (median of {reps} runs, "
           f"{threads} thread)\n")
-    print("| OPENBLAS_CORETYPE | batch | loom | PyTorch | loom/PyTorch | loom min–max "
-          "| PyTorch min–max |")
-    print("|---|---:|---:|---:|---:|---|---|")
+    print("| OPENBLAS_CORETYPE | batch | loom | PyTorch | loom/PyTorch | PyTorch, oneDNN ≤ AVX2 "
+          "| loom/that | loom min–max | PyTorch min–max |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
     for (coretype, batch), d in runs[clock].items():
         med = {k: statistics.median(v.values()) for k, v in d.items()}
         # The median of per-repetition ratios: each pair ran next to each other in time.
-        ratios = [d["loom"][r] / d["pytorch"][r]
-                  for r in d.get("loom", {}) if r in d.get("pytorch", {})]
+        def ratio_to(peer):
+            ratios = [d["loom"][r] / d[peer][r]
+                      for r in d.get("loom", {}) if r in d.get(peer, {})]
+            return f"{statistics.median(ratios):.2f}" if ratios else "–"
         def fmt(k):
             return f"{med[k]:.0f}" if k in med else "–"
         def spread(k):
             return f"{min(d[k].values()):.0f}–{max(d[k].values()):.0f}" if k in d else "–"
-        ratio = f"{statistics.median(ratios):.2f}" if ratios else "–"
-        print(f"| {coretype} | {batch} | {fmt('loom')} | {fmt('pytorch')} | {ratio} "
+        print(f"| {coretype} | {batch} | {fmt('loom')} | {fmt('pytorch')} | {ratio_to('pytorch')} "
+              f"| {fmt('pytorch_avx2')} | {ratio_to('pytorch_avx2')} "
               f"| {spread('loom')} | {spread('pytorch')} |")
     print()
 print(f"Load average (1 min) when the runs started: {min(loads):.2f}–{max(loads):.2f}"

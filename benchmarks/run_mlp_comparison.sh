@@ -107,7 +107,7 @@ cat <<EOF
 | compiler | $(g++ --version | head -1) |
 | build | CMake Release (-O3), no -march; $kokkos |
 | OpenBLAS | $(pkg libopenblas0-pthread) (pthread), OPENBLAS_CORETYPE = $coretypes |
-| PyTorch | $torch_version (Debian python3-torch $(pkg python3-torch)), $python |
+| PyTorch | $torch_version (Debian python3-torch $(pkg python3-torch)), $python, freed memory kept in the process (benchmarks/peers/peer_common.py) |
 | Google Benchmark | $(pkg libbenchmark-dev) |
 | threads | $threads: OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads($threads) |
 | data | 60000 random samples × 784, labels 0–9, shuffled every epoch; warm-up 1 epoch, then ≥ $min_epochs epochs and ≥ $min_seconds s |

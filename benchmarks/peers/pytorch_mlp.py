@@ -9,83 +9,30 @@ seconds have passed. Prints one line per batch size:
 
     pytorch batch=256 samples_per_s=30123.4 samples_per_cpu_s=30200.1 epochs=3
 
-(samples_per_cpu_s divides by the process's CPU time, which other work on the machine inflates
-less than wall-clock time.)
-
 Run it with /usr/bin/python3 (Debian's python3-torch), OPENBLAS_NUM_THREADS equal to
---threads and, on few cores, OMP_WAIT_POLICY=PASSIVE; run_mlp_comparison.sh does.
+--threads and, on few cores, OMP_WAIT_POLICY=PASSIVE; run_mlp_comparison.sh does. It keeps
+freed memory in the process (peer_common.py says why).
 """
-
-import argparse
-import os
-import sys
-import time
 
 import torch
 from torch import nn
 
-
-def parse():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--batch", default="32,256", help="comma-separated batch sizes")
-    parser.add_argument("--samples", type=int, default=60000)
-    parser.add_argument("--min-epochs", type=int, default=2)
-    parser.add_argument("--min-seconds", type=float, default=5.0)
-    return parser.parse_args()
-
-
-def make_model():
-    return nn.Sequential(
-        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
-    )
-
-
-def run(batch, x, y, args):
-    model = make_model()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = nn.CrossEntropyLoss()
-    n = x.shape[0]
-
-    def epoch():
-        order = torch.randperm(n)
-        for first in range(0, n, batch):
-            idx = order[first : first + batch]
-            xb, yb = x[idx], y[idx]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-
-    epoch()  # warm-up
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    epochs = 0
-    while True:
-        epoch()
-        epochs += 1
-        elapsed = time.perf_counter() - start
-        if epochs >= args.min_epochs and elapsed >= args.min_seconds:
-            break
-    cpu = time.process_time() - cpu_start
-    print(f"pytorch batch={batch} samples_per_s={epochs * n / elapsed:.1f} "
-          f"samples_per_cpu_s={epochs * n / cpu:.1f} epochs={epochs}", flush=True)
+import peer_common
 
 
 def main():
-    args = parse()
-    torch.set_num_threads(args.threads)
-    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS")
-    if blas_threads != str(args.threads):
-        print(f"pytorch_mlp.py: warning: OPENBLAS_NUM_THREADS={blas_threads} differs from "
-              f"--threads {args.threads}; throughput may collapse", file=sys.stderr)
+    peer_common.keep_freed_memory()
+    args = peer_common.parse(__doc__.split("\n\n")[0], default_batch="32,256")
+    peer_common.set_threads("pytorch_mlp.py", args.threads)
     torch.manual_seed(42)
     x = torch.rand(args.samples, 784)
     y = torch.randint(0, 10, (args.samples,))
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.samples} samples, SGD lr 0.01", flush=True)
     for batch in (int(b) for b in args.batch.split(",")):
-        run(batch, x, y, args)
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                              nn.Linear(512, 10))
+        peer_common.run(model, batch, x, y, args)
 
 
 if __name__ == "__main__":
