@@ -1,5 +1,5 @@
 // Conv2D forward, and forward + backward (one loom::Model per layer, ReLU fused), with each
-// algorithm (im2col + GEMM, and the direct kernel; see loom::conv), at the two convolutions
+// algorithm (im2col + GEMM, the direct kernel, Winograd; see loom::conv), at the two convolutions
 // of examples/04's CNN: 1×28×28 → 32 channels and 32×14×14 → 64 channels, and at two more
 // layers that locate where the direct kernel stops paying: an RGB first layer 3×32×32 → 32
 // (C·KH·KW = 27) and 8×28×28 → 16 (C·KH·KW = 72). All 3×3 with stride 1 and padding 1, at
@@ -9,12 +9,13 @@
 //
 // items/s = samples/s; FLOP/s counts the GEMM-equivalents only: 2·B·OH·OW·Out·C·KH·KW each,
 // i.e. m = B·OH·OW, n = Out, k = C·KH·KW. Forward is 1 GEMM; backward adds the weight
-// gradient and the input gradient (a first layer needs no input gradient). Names read
+// gradient and the input gradient (a first layer needs no input gradient). Winograd does
+// 2.25 times less arithmetic than these counts, so its rate may pass sgemm_'s. Names read
 //   conv2d_fwd/<layer>/<algorithm>/batch:<b>, conv2d_fwd_bwd/<layer>/<algorithm>/batch:<b>
 //   sgemm/<layer>_<gemm>/batch:<b>                                  sgemm_ alone
-// where <algorithm> is im2col or direct, and <gemm> is fwd, dW or dx, or fwd_bwd for all of
-// a layer's GEMMs in a row. At batch 64 the GEMMs of examples/04 are m×n×k = 50176×32×9
-// (conv1) and 12544×64×288 (conv2); dW is n×k×m, dx m×k×n.
+// where <algorithm> is im2col, direct or winograd, and <gemm> is fwd, dW or dx, or fwd_bwd for all
+// of a layer's GEMMs in a row. At batch 64 the GEMMs of examples/04 are m×n×k = 50176×32×9 (conv1)
+// and 12544×64×288 (conv2); dW is n×k×m, dx m×k×n.
 
 #include <loom/loom.hpp>
 
@@ -175,6 +176,7 @@ bool register_conv2d() {
     if constexpr (WithDirect) {
       both.template operator()<loom::conv::Direct>("direct");
     }
+    both.template operator()<loom::conv::Winograd>("winograd");
   };
   layer.template operator()<Conv1>(conv1_shape);
   layer.template operator()<Conv2, false>(conv2_shape);
