@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "gradient_check.hpp"
@@ -59,7 +60,9 @@ TEST(conv2d, chooses_winograd_for_three_by_three_stride_one_on_the_host) {
   using HostSpace = Kokkos::DefaultHostExecutionSpace;
   using Second = Conv2D<64, 3, 1, 1>::stage<Shape<32, 14, 14>, float, HostSpace>;
   static_assert(Second::winograd && !Second::direct && !Second::im2col);
-  static_assert(Conv2D<8, 3>::stage<Shape<2, 9, 9>, float, HostSpace>::winograd);
+  static_assert(Conv2D<8, 3>::stage<Shape<4, 9, 9>, float, HostSpace>::winograd);
+  // Fewer than conv::winograd_min_channels channels stay with im2col, unless named.
+  static_assert(Conv2D<32, 3, 1, 1>::stage<Shape<3, 32, 32>, float, HostSpace>::im2col);
   // The direct kernel keeps small patches; other kernels and strides take im2col.
   static_assert(!Conv2D<32, 3, 1, 1>::stage<Shape<1, 28, 28>, float, HostSpace>::winograd);
   static_assert(Conv2D<8, 3, 2, 1>::stage<Shape<4, 9, 9>, float, HostSpace>::im2col);
@@ -76,6 +79,21 @@ TEST(conv2d, chooses_winograd_for_three_by_three_stride_one_on_the_host) {
   static_assert(Conv2D<2, 3, 1, 1>::stage<Shape<2, 20, 19>, float, HostSpace>::round_images == 2);
   static_assert(Conv2D<8, 3, 1, 1>::stage<Shape<4, 22, 21>, float, HostSpace>::round_images == 2);
   static_assert(Second::scratch_per_sample == 16 * (64 * 49 + 16) + 16 * (32 * 49 + 16));
+}
+
+TEST(conv2d, summary_names_the_algorithm) {
+  using Net = Sequential<Input<1, 12, 12>, Conv2D<8, 3, 1, 1>, ReLU, Conv2D<8, 3, 1, 1>,
+                         Conv2D<4, 3, 2, 1>, Conv2D<4, 3, 1, 1, conv::Im2col>>;
+  std::string const text = Model<Net, ExecutionSpace, float>::summary();
+  bool const host = is_host_accessible<ExecutionSpace::memory_space>;
+  EXPECT_NE(text.find(host ? "Conv2D<8, 3, 1, 1> [direct] " : "Conv2D<8, 3, 1, 1> [im2col] "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(host ? "Conv2D<8, 3, 1, 1> [winograd] " : "Conv2D<8, 3, 1, 1> [im2col] "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Conv2D<4, 3, 2, 1> [im2col] "), std::string::npos) << text;
+  EXPECT_NE(text.find("Conv2D<4, 3, 1, 1, conv::Im2col> [im2col] "), std::string::npos) << text;
 }
 
 TEST(conv2d, footprint_gives_halo_widths) {
@@ -116,7 +134,9 @@ std::vector<double> reference_conv(std::vector<double> const& x, std::vector<dou
     for (int f = 0; f < o; ++f) {
       for (int i = 0; i < oh; ++i) {
         for (int j = 0; j < ow; ++j) {
-          double sum = p[static_cast<std::size_t>(o * c * kh * kw + f)];
+          // The bias follows the weights, when there is one.
+          std::size_t const bias = static_cast<std::size_t>(o * c * kh * kw + f);
+          double sum = bias < p.size() ? p[bias] : 0.0;
           for (int ch = 0; ch < c; ++ch) {
             for (int u = 0; u < kh; ++u) {
               for (int v = 0; v < kw; ++v) {

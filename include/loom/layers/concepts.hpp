@@ -17,6 +17,9 @@
 //     L::is_activation, L::derivative_from   an elementwise activation (layers/activations.hpp)
 //     L::template fused_stage<In, Scalar, ExecutionSpace, Activation>
 //                                            the stage with a following activation fused
+//     L::template stage_note<In, Scalar, ExecutionSpace>()
+//                                            std::string, how the stage computes (Conv2D's
+//                                            algorithm), shown by Model::summary()
 //
 // Stage (runtime; one per layer, or per layer + fused activation)
 //     input_shape, output_shape, parameter_count, workspace_per_sample (extra Scalars per row)

@@ -34,7 +34,8 @@ struct loom_error_conv2d_kernel_larger_than_padded_input;
 /// \brief How Conv2D computes: its algorithm option. Without one, Conv2D chooses on host
 ///        execution spaces: the direct kernel when C·KH·KW ≤ conv::direct_max_patch (a 3×3
 ///        first layer over one channel) and the layer fits its work-item buffers, else
-///        Winograd for 3×3 kernels with stride 1, else im2col; on other spaces im2col.
+///        Winograd for 3×3 kernels with stride 1 over at least conv::winograd_min_channels
+///        channels, else im2col; on other spaces im2col.
 namespace conv {
 /// im2col and one GEMM per batch (kernels/convolution.hpp).
 struct Im2col {
@@ -54,6 +55,11 @@ struct Winograd {
 /// im2col at 9 (1×28×28 → 32) and slower at 27 (3×32×32 → 32), with the BLAS library's AVX2
 /// GEMM against the direct kernel built without -march (benchmarks/layers/bench_conv2d.cpp).
 inline constexpr std::size_t direct_max_patch = 9;
+/// The fewest input channels for which Conv2D picks conv::Winograd by itself (3×3, stride 1):
+/// forward and backward measured 1.7 times faster than im2col at 8 channels (8×28×28 → 16)
+/// and 1.8 at 32 (32×14×14 → 64), but at 3 (3×32×32 → 32) slower with the AVX2 GEMM and
+/// faster with the AVX-512 one, so im2col keeps fewer than 4.
+inline constexpr std::size_t winograd_min_channels = 4;
 } // namespace conv
 
 namespace detail {
@@ -168,6 +174,14 @@ struct Conv2D {
                           has_bias, initializer, Activation, algorithm>;
   template <class In, class Scalar, class ExecutionSpace>
   using stage = fused_stage<In, Scalar, ExecutionSpace, Identity>;
+
+  /// The algorithm the layer runs for this input, scalar type and execution space:
+  /// "direct", "winograd" or "im2col" (Model::summary() shows it).
+  template <class In, class Scalar, class ExecutionSpace>
+  static std::string stage_note() {
+    using S = stage<In, Scalar, ExecutionSpace>;
+    return S::direct ? "direct" : S::winograd ? "winograd" : "im2col";
+  }
 };
 
 namespace detail {
@@ -217,9 +231,9 @@ public:
        std::size_t{patch} <= conv::direct_max_patch && direct_kernels::fits);
   /// Whether this layer runs Winograd's F(2×2, 3×3) (see loom::conv).
   static constexpr bool winograd =
-      winograd_shape &&
-      (std::is_same_v<Algorithm, conv::Winograd> ||
-       (std::is_void_v<Algorithm> && is_host_accessible<memory_space> && !direct));
+      winograd_shape && (std::is_same_v<Algorithm, conv::Winograd> ||
+                         (std::is_void_v<Algorithm> && is_host_accessible<memory_space> &&
+                          !direct && std::size_t{channels} >= conv::winograd_min_channels));
   static constexpr bool im2col = !direct && !winograd;
   /// F(2×2, 3×3)'s tiles per image.
   static constexpr int tiles = winograd_tiling::tiles;

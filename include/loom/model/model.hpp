@@ -407,10 +407,21 @@ private:
   static void summary_rows(std::ostringstream& out, detail::type_list<Annotated...>,
                            std::array<bool, N> const& fused) {
     std::size_t i = 0;
-    ((out << pad(Annotated::layer::name() + (fused[i++] ? " (fused)" : ""), 34)
+    ((out << pad(row_name<Annotated>() + (fused[i++] ? " (fused)" : ""), 34)
           << pad(Annotated::output_shape::to_string(), 22)
           << detail::group_digits(Annotated::parameter_count) << "\n"),
      ...);
+  }
+  // The layer's name, and where it has one the note of its stage ("Conv2D<64, 3> [winograd]").
+  template <class Annotated>
+  static std::string row_name() {
+    using L = typename Annotated::layer;
+    using In = typename Annotated::input_shape;
+    if constexpr (requires { L::template stage_note<In, Scalar, ExecutionSpace>(); }) {
+      return L::name() + " [" + L::template stage_note<In, Scalar, ExecutionSpace>() + "]";
+    } else {
+      return L::name();
+    }
   }
   static std::string pad(std::string s, std::size_t width) {
     s.resize(std::max(width, s.size() + 1), ' ');
