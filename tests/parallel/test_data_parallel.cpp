@@ -113,10 +113,11 @@ TEST(data_parallel, equals_serial_training_with_recursive_halving) {
 }
 
 TEST(data_parallel, equals_serial_training_for_a_convolutional_network) {
-  // The same 12 values per sample read as 3×2×2 images: convolution, pooling and a residual
-  // block under bucketed, overlapped all-reduces.
-  using Cnn = Sequential<Input<3, 2, 2>, Conv2D<4, 2, 1, 1>, ReLU, MaxPool2D<2, 1>,
-                         Residual<Conv2D<4, 1>, Tanh>, Flatten, Dense<4>>;
+  // The same 12 values per sample read as 3×2×2 images: convolutions (im2col, and Winograd on
+  // host backends for the 3×3 one over 4 channels), pooling and a residual block under
+  // bucketed, overlapped all-reduces.
+  using Cnn = Sequential<Input<3, 2, 2>, Conv2D<4, 2, 1, 1>, ReLU, Conv2D<4, 3, 1, 1>, ReLU,
+                         MaxPool2D<2, 1>, Residual<Conv2D<4, 1>, Tanh>, Flatten, Dense<4>>;
   check_equivalent_to_serial<DataParallel<comm::Ring>, Cnn>({.bucket_bytes = 64, .overlap = true},
                                                             1);
   check_equivalent_to_serial<DataParallel<comm::Mpi>, Cnn>({.bucket_bytes = 1 << 20}, 2);

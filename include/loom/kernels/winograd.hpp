@@ -4,14 +4,15 @@
 // "Fast Algorithms for Convolutional Neural Networks", 2016). Each 2×2 block of outputs, a
 // tile, is computed from the 4×4 input region it reads as
 //
-//   Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ)] A          (g: one 3×3 kernel, d: the tile's 4×4 input)
+//   Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A          (g: one 3×3 kernel, d: the tile's 4×4 input)
 //
 // so that the multiplications over channels become 16 independent GEMMs, one per position
 // ξ of the 4×4 transformed tile, with 16 multiplications per tile where a direct 2×2 block
 // needs 36: the GEMMs do 2.25 times less work than im2col's. The backward passes are the
 // exact adjoints of the same linear maps, so all three passes share the transformed input.
 //
-// Layouts (T = batch·tiles, tile t = n·tiles + ty·tiles_w + tx):
+// Layouts, for the `batch` images of one call (Conv2D calls the kernels a round of images at a
+// time, see its stage's round_images); T = batch·tiles, tile t = n·tiles + ty·tiles_w + tx:
 //   U   16 × Out × C       transformed weights           (weights  Out × C × 3 × 3)
 //   V   16 × C × T         transformed input tiles       (x        batch × C × H × W)
 //   M   16 × Out × T       U[ξ]·V[ξ], the transformed outputs
@@ -158,7 +159,7 @@ void winograd_weights_backward(ExecutionSpace const& space, DuView const& du, Dw
   Kokkos::parallel_for(
       "loom::kernels::winograd_weights_backward",
       Kokkos::RangePolicy<ExecutionSpace>(space, 0, Out * C), KOKKOS_LAMBDA(int kernel) {
-        Scalar t[4][3]; // du Gᵀᵀ: columns reduced
+        Scalar t[4][3]; // du G: columns reduced
         for (int i = 0; i < 4; ++i) {
           Scalar v[4];
           for (int j = 0; j < 4; ++j) {
@@ -178,7 +179,7 @@ void winograd_weights_backward(ExecutionSpace const& space, DuView const& du, Dw
       });
 }
 
-/// \brief v(ξ, c, t) = (Bᵀ d Bᵀᵀ)(ξ) for every tile t's 4×4 padded input d (0 outside the
+/// \brief v(ξ, c, t) = (Bᵀ d B)(ξ) for every tile t's 4×4 padded input d (0 outside the
 ///        image). One work item per (channel, image) plane; for each band of tile rows it
 ///        loads four padded rows, split into even and odd columns, and transforms them in
 ///        two passes: along the rows of the band, then along each tile's columns.
