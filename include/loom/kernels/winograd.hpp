@@ -24,9 +24,11 @@
 // = (1, 1) of dM summed, since that position of A g Aᵀ is the sum of g over the tile.
 //
 // Every pass is one work item per (image, channel) plane or per weight, which writes its own
-// values only: no atomics, sums in a fixed order. A work item walks its plane a band of tile
-// rows at a time in arrays of fixed size; even and odd columns are kept apart, so that the
-// loops over a band's tiles read and write contiguous runs.
+// values only: no atomics, sums in a fixed order. A work item walks its plane in arrays of
+// fixed size: the input transforms a band of tile rows at a time, even and odd columns kept
+// apart so that the loops over a band's tiles read and write contiguous runs; the output
+// transforms a strip of about 64 tiles at a time, so that their loops are long enough to
+// vectorise.
 
 #include <loom/core/tensor.hpp>
 #include <loom/kernels/convolution.hpp>
@@ -55,6 +57,16 @@ struct Winograd {
   /// Tile rows that a work item transforms in one strip: about 64 tiles, at least one row.
   static constexpr int strip_rows =
       tiles_w >= 64 ? 1 : (64 / tiles_w < tiles_h ? 64 / tiles_w : tiles_h);
+  /// The strip of tile rows from ty0: how many there are, the output rows they cover (the
+  /// last may lie past the image) and where the first of those starts in its plane.
+  struct Strip {
+    int rows, out_rows, first_output;
+  };
+  KOKKOS_INLINE_FUNCTION static constexpr Strip strip(int ty0) {
+    int const rows = tiles_h - ty0 < strip_rows ? tiles_h - ty0 : strip_rows;
+    int const out_rows = G.out_height - 2 * ty0 < 2 * rows ? G.out_height - 2 * ty0 : 2 * rows;
+    return {rows, out_rows, 2 * ty0 * G.out_width};
+  }
   /// Values between consecutive blocks of a transformed buffer of `rows` × batch·tiles per
   /// block: its size and a skew. Without the skew the distance is often a multiple of the
   /// page size, and the 16 values of one tile, one in each block, compete for one cache set.
@@ -262,9 +274,7 @@ void winograd_output(ExecutionSpace const& space, int batch, MView const& m, Bia
         int const o = plane - n * Out;
         Scalar const bias = has_bias ? Scalar(b(o)) : Scalar(0);
         for (int ty0 = 0; ty0 < W::tiles_h; ty0 += SR) {
-          int const rows = W::tiles_h - ty0 < SR ? W::tiles_h - ty0 : SR;
-          int const out_rows =
-              G.out_height - 2 * ty0 < 2 * rows ? G.out_height - 2 * ty0 : 2 * rows;
+          auto const [rows, out_rows, first_output] = W::strip(ty0);
           auto const* KOKKOS_RESTRICT base = in + static_cast<std::size_t>(o) * T +
                                              static_cast<std::size_t>(n) * W::tiles + ty0 * TW;
           Scalar y4[4][SR * TW]; // y4[2a + b][tile]: the tile's output (a, b)
@@ -288,8 +298,7 @@ void winograd_output(ExecutionSpace const& space, int batch, MView const& m, Bia
               }
             }
           }
-          std::size_t const first =
-              static_cast<std::size_t>(plane) * G.pixels() + static_cast<std::size_t>(2 * ty0) * OW;
+          std::size_t const first = static_cast<std::size_t>(plane) * G.pixels() + first_output;
           for (int k = 0; k < out_rows * OW; ++k) {
             Scalar const value = strip[k] + bias;
             if constexpr (KeepPreactivation) {
@@ -325,11 +334,8 @@ void winograd_output_backward(ExecutionSpace const& space, int batch, SavedView 
         int const n = plane / Out;
         int const o = plane - n * Out;
         for (int ty0 = 0; ty0 < W::tiles_h; ty0 += SR) {
-          int const rows = W::tiles_h - ty0 < SR ? W::tiles_h - ty0 : SR;
-          int const out_rows =
-              G.out_height - 2 * ty0 < 2 * rows ? G.out_height - 2 * ty0 : 2 * rows;
-          std::size_t const first =
-              static_cast<std::size_t>(plane) * G.pixels() + static_cast<std::size_t>(2 * ty0) * OW;
+          auto const [rows, out_rows, first_output] = W::strip(ty0);
+          std::size_t const first = static_cast<std::size_t>(plane) * G.pixels() + first_output;
           Scalar strip[2 * SR * OW]; // g over the strip's output rows
           for (int k = 0; k < out_rows * OW; ++k) {
             strip[k] = Activation::backward(s[first + k], d[first + k]);

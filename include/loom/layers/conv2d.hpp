@@ -265,8 +265,8 @@ public:
     if constexpr (HasBias) {
       bias_ = VectorSlice<Scalar, memory_space>(params.data() + outs * patch, outs);
     }
-    // Winograd's transformed weights and their gradient are the stage's own (independent of
-    // the batch), allocated once here.
+    // Winograd's transformed weights (made by forward, read again by backward) and their
+    // gradient are the stage's own (independent of the batch), allocated once here.
     if (winograd && transformed_weights_.extent(0) == 0) {
       transformed_weights_ = Vector<Scalar, memory_space>(
           Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Conv2D::transformed_weights"),
@@ -408,10 +408,10 @@ private:
   }
 
   // Winograd's backward, round by round: the transformed output gradient (with Activation'
-  // applied) and from it the bias gradient; the input gradient through the weights,
-  // transformed again from weight_ before the target (which may be the weights themselves)
-  // is written; the transformed weight gradient, summed over the rounds, from the
-  // transformed input tiles kept by forward; at last the weight gradient from it.
+  // applied) and from it the bias gradient; the input gradient through the transformed
+  // weights kept from forward, so that the target (which may be the weights themselves) can
+  // be written; the transformed weight gradient, summed over the rounds, from the transformed
+  // input tiles kept by forward; at last the weight gradient from it.
   template <class SavedView, class DyView, class DxView>
   void winograd_backward(ExecutionSpace const& space, int batch, SavedView const& saved,
                          DyView const& dy, DxView const& dx,
@@ -419,9 +419,6 @@ private:
                          VectorSlice<Scalar, memory_space> const& bias_target,
                          PassContext<Scalar> const& ctx) const {
     bool const input_gradient = dx.extent(0) > 0;
-    if (input_gradient) {
-      kernels::winograd_weights<geometry_, outs>(space, weight_, transformed_weights_);
-    }
     for_each_round(batch, [&](Round const& r) {
       Blocks const v = r.transformed_x(transformed_x_.data());
       Blocks const dm = r.transformed(transformed_y_.data(), outs);
