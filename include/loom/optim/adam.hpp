@@ -35,16 +35,20 @@ public:
   void step(ExecutionSpace const& space, ParamView const& params, GradView const& grads, double lr,
             double gradient_scale = 1.0) {
     ++this->steps_;
+    // Constants are computed in double and rounded once, as PyTorch does: 1 - float(0.999)
+    // is 1.3e-5 (relative) away from float(1 - 0.999), which would bias every float step.
+    Options const& o = this->options_;
     double const t = static_cast<double>(this->steps_);
-    Scalar const eta = static_cast<Scalar>(lr);
     Scalar const scale = static_cast<Scalar>(gradient_scale);
-    Scalar const b1 = static_cast<Scalar>(this->options_.beta1);
-    Scalar const b2 = static_cast<Scalar>(this->options_.beta2);
-    Scalar const eps = static_cast<Scalar>(this->options_.eps);
-    Scalar const decay = static_cast<Scalar>(this->options_.weight_decay);
-    Scalar const correction1 = static_cast<Scalar>(1.0 - std::pow(this->options_.beta1, t));
-    Scalar const correction2_sqrt =
-        static_cast<Scalar>(std::sqrt(1.0 - std::pow(this->options_.beta2, t)));
+    Scalar const b1 = static_cast<Scalar>(o.beta1);
+    Scalar const b2 = static_cast<Scalar>(o.beta2);
+    Scalar const one_minus_b1 = static_cast<Scalar>(1.0 - o.beta1);
+    Scalar const one_minus_b2 = static_cast<Scalar>(1.0 - o.beta2);
+    Scalar const eps = static_cast<Scalar>(o.eps);
+    Scalar const decay = static_cast<Scalar>(o.weight_decay);
+    Scalar const kept = static_cast<Scalar>(1.0 - lr * o.weight_decay); // AdamW: θ ← (1 - ηλ)θ
+    Scalar const step_size = static_cast<Scalar>(lr / (1.0 - std::pow(o.beta1, t)));
+    Scalar const correction2_sqrt = static_cast<Scalar>(std::sqrt(1.0 - std::pow(o.beta2, t)));
     auto p = params;
     auto g = grads;
     auto m = this->buffer(0);
@@ -54,13 +58,13 @@ public:
         Kokkos::RangePolicy<ExecutionSpace>(space, 0, p.extent(0)), KOKKOS_LAMBDA(std::size_t i) {
           Scalar const pi = p(i);
           Scalar const gi = Decoupled ? scale * g(i) : scale * g(i) + decay * pi;
-          Scalar const mi = b1 * m(i) + (Scalar(1) - b1) * gi;
-          Scalar const vi = b2 * v(i) + (Scalar(1) - b2) * gi * gi;
+          Scalar const mi = b1 * m(i) + one_minus_b1 * gi;
+          Scalar const vi = b2 * v(i) + one_minus_b2 * gi * gi;
           m(i) = mi;
           v(i) = vi;
           Scalar const denom = math::sqrt(vi) / correction2_sqrt + eps;
-          Scalar const decayed = Decoupled ? pi - eta * decay * pi : pi;
-          p(i) = decayed - (eta / correction1) * mi / denom;
+          Scalar const decayed = Decoupled ? pi * kept : pi;
+          p(i) = decayed - step_size * (mi / denom);
         });
   }
 

@@ -47,6 +47,8 @@ struct RMSprop {
       Scalar const eta = static_cast<Scalar>(lr);
       Scalar const scale = static_cast<Scalar>(gradient_scale);
       Scalar const alpha = static_cast<Scalar>(this->options_.alpha);
+      // 1 - α in double, rounded once (as PyTorch): not 1 - float(α).
+      Scalar const one_minus_alpha = static_cast<Scalar>(1.0 - this->options_.alpha);
       Scalar const eps = static_cast<Scalar>(this->options_.eps);
       Scalar const mu = static_cast<Scalar>(this->options_.momentum);
       Scalar const decay = static_cast<Scalar>(this->options_.weight_decay);
@@ -59,7 +61,7 @@ struct RMSprop {
           "loom::RMSprop::step", Kokkos::RangePolicy<ExecutionSpace>(space, 0, p.extent(0)),
           KOKKOS_LAMBDA(std::size_t i) {
             Scalar const gi = scale * g(i) + decay * p(i);
-            Scalar const ri = alpha * r(i) + (Scalar(1) - alpha) * gi * gi;
+            Scalar const ri = alpha * r(i) + one_minus_alpha * gi * gi;
             r(i) = ri;
             Scalar const update = gi / (math::sqrt(ri) + eps);
             if (with_momentum) {
