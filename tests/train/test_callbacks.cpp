@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,10 @@
 #include <vector>
 
 #include "loom_test.hpp"
+
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -47,6 +52,45 @@ TEST(callbacks, progress_writes_plain_lines_off_a_terminal) {
   EXPECT_NE(text.find("val_acc"), std::string::npos) << text;
   EXPECT_NE(text.find("samples/s"), std::string::npos) << text;
   EXPECT_EQ(text.find('\r'), std::string::npos) << "no carriage returns outside a terminal";
+}
+
+// Runs Progress's constructor in a child whose standard output is a pseudo-terminal: its
+// controlling terminal (a program started on a terminal), or not (a rank under mpiexec,
+// which writes into the launcher's pseudo-terminal). Returns whether the child chose the bar.
+bool progress_is_live_on_a_pty(bool controlling_terminal) {
+  int master = -1;
+  pid_t pid = -1;
+  if (controlling_terminal) {
+    pid = ::forkpty(&master, nullptr, nullptr, nullptr); // the child's session and terminal
+  } else {
+    int slave = -1;
+    if (::openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) {
+      ADD_FAILURE() << "openpty failed";
+      return false;
+    }
+    pid = ::fork();
+    if (pid == 0) {
+      ::dup2(slave, STDOUT_FILENO);
+    }
+    ::close(slave);
+  }
+  if (pid == 0) {
+    // What Open MPI's singleton start (a program run without mpiexec) leaves behind.
+    ::setenv("PMIX_RANK", "0", 1);
+    ::unsetenv("LOOM_PROGRESS");
+    ::_exit(loom::callbacks::Progress().live() ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(master);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST(callbacks, progress_draws_a_bar_on_its_own_terminal_only) {
+  EXPECT_TRUE(progress_is_live_on_a_pty(true)) << "a program started on a terminal";
+  EXPECT_FALSE(progress_is_live_on_a_pty(false)) << "a pseudo-terminal that is not its own";
+  std::ostringstream out;
+  EXPECT_FALSE(callbacks::Progress({.stream = &out}).live());
 }
 
 TEST(callbacks, metrics_log_appends_json_lines) {

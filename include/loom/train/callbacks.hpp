@@ -24,6 +24,7 @@
 #include <sstream>
 #include <string>
 
+#include <termios.h>
 #include <unistd.h>
 
 namespace loom::callbacks {
@@ -69,23 +70,40 @@ struct ProgressOptions {
   int lines_per_epoch = 4;           ///< progress lines per epoch when not a live bar
 };
 
-/// \brief Shows training progress: epoch, batch, loss, accuracy and samples/s. On a terminal a
-///        bar redrawn in place (about 10 times a second); otherwise (a file, a pipe, a CI log,
-///        a run under mpiexec) a few plain lines per epoch. Each epoch ends with a summary
-///        line. The environment variable LOOM_PROGRESS=bar or LOOM_PROGRESS=lines overrides.
+namespace detail {
+/// Whether `stream` writes to this process's own terminal: std::cout or std::cerr/std::clog
+/// on a file descriptor that is the controlling terminal of the process. Under mpiexec the
+/// ranks write into pseudo-terminals of the launcher, which are not their controlling
+/// terminal (whatever mpiexec's own output is: a terminal, a file or a pipe), so they get
+/// plain lines; a program started directly on a terminal gets the bar, whether or not MPI
+/// was initialised (a singleton MPI start sets launcher variables such as PMIX_RANK).
+inline bool writes_to_own_terminal(std::ostream const* stream) {
+  int fd = -1;
+  if (stream == &std::cout) {
+    fd = STDOUT_FILENO;
+  } else if (stream == &std::cerr || stream == &std::clog) {
+    fd = STDERR_FILENO;
+  }
+  return fd >= 0 && ::isatty(fd) != 0 && ::tcgetsid(fd) != -1;
+}
+} // namespace detail
+
+/// \brief Shows training progress: epoch, batch, loss, accuracy and samples/s. On the
+///        process's own terminal a bar redrawn in place (about 10 times a second);
+///        otherwise (a file, a pipe, a CI log, a rank under mpiexec) a few plain lines per
+///        epoch. Each epoch ends with a summary line. The environment variable
+///        LOOM_PROGRESS=bar or LOOM_PROGRESS=lines overrides.
 class Progress {
 public:
   explicit Progress(ProgressOptions options = {})
       : options_(options) {
-    // mpiexec hands rank 0 a pseudo-terminal whatever its own output is, so under a launcher
-    // the plain lines are the default. LOOM_PROGRESS=bar or =lines decides explicitly.
     char const* choice = std::getenv("LOOM_PROGRESS");
-    bool const launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") ||
-                          std::getenv("PMIX_RANK") || std::getenv("SLURM_PROCID");
-    bool const terminal = ::isatty(STDOUT_FILENO) != 0 && !launched;
-    live_ = options_.terminal && options_.stream == &std::cout &&
-            (choice ? std::string(choice) == "bar" : terminal);
+    bool const terminal = detail::writes_to_own_terminal(options_.stream);
+    live_ = options_.terminal && (choice ? std::string(choice) == "bar" : terminal);
   }
+
+  /// Whether progress is a live bar (true) or plain lines.
+  bool live() const { return live_; }
 
   template <class Trainer>
   void on_fit_begin(Trainer& trainer, FitInfo const& info) {
