@@ -8,7 +8,6 @@
 #include <loom/loom.hpp>
 
 #include <cstdio>
-#include <exception>
 
 using Net = loom::Sequential<loom::Input<2>, loom::Dense<2>>;
 
@@ -16,7 +15,7 @@ int main(int argc, char* argv[]) {
   loom::Environment env(argc, argv);
   using ExecutionSpace = Kokkos::DefaultExecutionSpace;
   using Memory = ExecutionSpace::memory_space;
-  try {
+  return env.run([&] {
     ExecutionSpace space;
     Kokkos::View<float**, Kokkos::LayoutRight, Memory> x("x", 4, 2), y("y", 4, 2);
     auto hx = Kokkos::create_mirror_view(x);
@@ -57,8 +56,5 @@ int main(int argc, char* argv[]) {
                 p(4), p(5));
     std::printf("steps=%d\nfinal_loss=%.3e\n", step, loss);
     return loss < 1e-6 ? 0 : 1;
-  } catch (std::exception const& e) {
-    std::fprintf(stderr, "01_linear_regression: %s\n", e.what());
-    return 1;
-  }
+  });
 }

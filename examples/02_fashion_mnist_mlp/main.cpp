@@ -11,7 +11,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -45,9 +44,9 @@ int main(int argc, char* argv[]) {
       return 2;
     }
   }
-  try {
-    auto train = loom::data::fashion_mnist("train");
-    auto test = loom::data::fashion_mnist("test");
+  return env.run([&] {
+    auto train = loom::data::fashion_mnist(env, "train");
+    auto test = loom::data::fashion_mnist(env, "test");
     if (train_limit > 0 && train_limit < train.size()) {
       train = train.subset(0, train_limit);
     }
@@ -77,8 +76,5 @@ int main(int argc, char* argv[]) {
       return 1;
     }
     return 0;
-  } catch (std::exception const& e) {
-    std::fprintf(stderr, "02_fashion_mnist_mlp: %s\n", e.what());
-    return 1;
-  }
+  });
 }

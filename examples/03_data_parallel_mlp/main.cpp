@@ -10,7 +10,6 @@
 #include <loom/loom.hpp>
 
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -95,7 +94,7 @@ int main(int argc, char* argv[]) {
       return 2;
     }
   }
-  try {
+  return env.run([&] {
     if (o.comm == "ring") {
       return run<loom::comm::Ring>(env, o);
     } else if (o.comm == "halving") {
@@ -106,8 +105,5 @@ int main(int argc, char* argv[]) {
     std::fprintf(stderr, "03_data_parallel_mlp: --comm is mpi, ring or halving, not %s\n",
                  o.comm.c_str());
     return 2;
-  } catch (std::exception const& e) {
-    std::fprintf(stderr, "03_data_parallel_mlp: rank %d: %s\n", env.rank(), e.what());
-    return 1;
-  }
+  });
 }

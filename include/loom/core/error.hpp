@@ -17,6 +17,19 @@ namespace loom {
 class Error : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
+  /// \param collective  every process of the run raised this error at the same point
+  Error(std::string const& message, bool collective)
+      : std::runtime_error(message)
+      , collective_(collective) {}
+
+  /// Whether every process raised this error together (the collective checks of
+  /// Environment::collectively and of the strategies do), so that no process is left
+  /// waiting for another and each may end normally. A local error (one process's file
+  /// went missing) leaves the others waiting: Environment::run then stops every process.
+  bool collective() const noexcept { return collective_; }
+
+private:
+  bool collective_ = false;
 };
 
 namespace detail {
@@ -85,6 +98,12 @@ template <class... Parts>
 template <class... Parts>
 [[noreturn]] void fail(Parts const&... parts) {
   fail_with({MessagePart(parts)...});
+}
+
+/// Throws a loom::Error that every process raises at the same point (Error::collective()).
+[[noreturn]] [[gnu::cold]] [[gnu::noinline]] inline void
+fail_collective(std::string const& message) {
+  throw Error(message, true);
 }
 
 template <class T>

@@ -40,9 +40,9 @@ inline void agree(MPI_Comm comm, std::optional<std::string> const& local_error) 
   message.resize(length);
   MPI_Bcast(message.data(), static_cast<int>(length), MPI_CHAR, first, comm);
   if (size > 1 && first != rank) {
-    fail(message, " (reported by rank ", first, ")");
+    fail_collective(concat(message, " (reported by rank ", first, ")"));
   }
-  fail(message);
+  fail_collective(message);
 }
 
 /// Runs `f` on every rank; if it throws loom::Error on any rank, every rank throws that
