@@ -69,34 +69,16 @@ echo
 
 # 1. Bandwidth (does not depend on the BLAS kernel).
 log "all-reduce bandwidth on 2 ranks, $reps runs"
+runs=()
 for r in $(seq "$reps"); do
-  mpi 2 "$bin/allreduce_bandwidth" --min-seconds 0.5 --csv "$results/bw-$stamp-$r.csv" >/dev/null
+  runs+=("$results/bw-$stamp-$r.csv")
+  mpi 2 "$bin/allreduce_bandwidth" --min-seconds 0.5 --csv "${runs[-1]}" >/dev/null
 done
 echo "## All-reduce bus bandwidth, 2 ranks (GB/s, median of $reps runs)"
 echo
-echo "| bytes | MPI_Allreduce | comm::Mpi | comm::Ring | comm::RecursiveHalving | best loom / MPI_Allreduce |"
-echo "|---:|---:|---:|---:|---:|---:|"
-"$python" - "$results" "$stamp" "$reps" <<'EOF'
-import csv, statistics, sys
-results, stamp, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rows = {}
-for r in range(1, reps + 1):
-    with open(f"{results}/bw-{stamp}-{r}.csv") as f:
-        for row in csv.DictReader(f):
-            rows.setdefault(int(row["bytes"]), []).append(row)
-with open(f"{results}/bw-{stamp}.csv", "w") as out:
-    out.write("bytes,MPI_Allreduce,comm::Mpi,comm::Ring,comm::RecursiveHalving\n")
-    for size in sorted(rows):
-        med = {k: statistics.median(float(x[k]) for x in rows[size])
-               for k in ["MPI_Allreduce", "comm::Mpi", "comm::Ring", "comm::RecursiveHalving"]}
-        best = max(med["comm::Ring"], med["comm::RecursiveHalving"])
-        print(f"| {size} | {med['MPI_Allreduce']:.2f} | {med['comm::Mpi']:.2f} | "
-              f"{med['comm::Ring']:.2f} | {med['comm::RecursiveHalving']:.2f} | "
-              f"{best / med['MPI_Allreduce']:.2f} |")
-        out.write(f"{size},{med['MPI_Allreduce']},{med['comm::Mpi']},{med['comm::Ring']},"
-                  f"{med['comm::RecursiveHalving']}\n")
-EOF
-echo
+# The best of loom's policies (comm::Mpi included) against MPI_Allreduce, named per size.
+"$python" "$root/benchmarks/summarize_results.py" bandwidth --median-csv "$results/bw-$stamp.csv" \
+  "${runs[@]}"
 
 # 2. Throughput.
 echo "## Data-parallel MLP training throughput, global batch 256 (samples/s, median of $reps runs)"

@@ -1,15 +1,20 @@
 #!/usr/bin/python3
-"""Markdown tables from the raw results of run_mlp_comparison.sh.
+"""Markdown tables from the raw results of run_mlp_comparison.sh and run_parallel_comparison.sh.
 
     summarize_results.py throughput <stamp>.raw [threads]
     summarize_results.py gbench <results dir> <stamp> <coretype>...
+    summarize_results.py bandwidth [--median-csv <out.csv>] <run.csv>...
 
 throughput: one table per clock (wall, process CPU time) of loom, PyTorch and the GEMM-only
 ceiling, medians over repetitions, with loom/ceiling and loom/pytorch as medians of
 per-repetition ratios. gbench: the Google Benchmark JSON files of a run, one column per
-OPENBLAS_CORETYPE, the GEMMs pivoted to one row per shape.
+OPENBLAS_CORETYPE, the GEMMs pivoted to one row per shape. bandwidth: the all-reduce bus
+bandwidth of allreduce_bandwidth's CSV files (one per run; a file of medians works too), the
+median of each cell over the files, and the best of loom's policies (every column other than
+MPI_Allreduce, comm::Mpi included) against MPI_Allreduce, naming the policy.
 """
 
+import csv
 import json
 import re
 import statistics
@@ -125,7 +130,43 @@ def gbench(results, stamp, *coretypes):
         print()
 
 
-if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("throughput", "gbench"):
+def bandwidth(*args):
+    args = list(args)
+    median_csv = None
+    if args[:1] == ["--median-csv"]:
+        median_csv, args = args[1], args[2:]
+    if not args:
         sys.exit(__doc__)
-    {"throughput": throughput, "gbench": gbench}[sys.argv[1]](*sys.argv[2:])
+    columns, cells = None, {}  # bytes -> column -> [GB/s, one per run]
+    for path in args:
+        with open(path) as f:
+            reader = csv.DictReader(f)
+            if columns is None:
+                columns = [c for c in reader.fieldnames if c != "bytes"]
+            for row in reader:
+                for c in columns:
+                    cells.setdefault(int(row["bytes"]), {}).setdefault(c, []).append(float(row[c]))
+    policies = [c for c in columns if c != "MPI_Allreduce"]
+    out = open(median_csv, "w") if median_csv else None
+    if out:
+        out.write("bytes," + ",".join(columns) + "\n")
+    print("| bytes | " + " | ".join(columns) + " | best loom policy | best / MPI_Allreduce |")
+    print("|---:|" + "---:|" * len(columns) + "---|---:|")
+    for size in sorted(cells):
+        med = {c: statistics.median(cells[size][c]) for c in columns}
+        best = max(med[p] for p in policies)
+        names = ", ".join(p.removeprefix("comm::") for p in policies if med[p] == best)
+        print(f"| {size} | " + " | ".join(f"{med[c]:.2f}" for c in columns)
+              + f" | {names} | {best / med['MPI_Allreduce']:.2f} |")
+        if out:
+            out.write(f"{size}," + ",".join(str(med[c]) for c in columns) + "\n")
+    if out:
+        out.close()
+    print()
+
+
+if __name__ == "__main__":
+    commands = {"throughput": throughput, "gbench": gbench, "bandwidth": bandwidth}
+    if len(sys.argv) < 3 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])

@@ -4,7 +4,8 @@
 #     the staging prefix (Cabana's rule: never record build paths);
 #  3. move the prefix elsewhere, which a relocatable package survives;
 #  4. configure, build and run the consumer with CMAKE_PREFIX_PATH=<prefix> and the Kokkos
-#     this build used.
+#     this build used: with no build type (it must be optimised), as Debug (it must not be),
+#     and configured with its own -O level (loom must keep it).
 # The work directory is removed on success and kept on failure.
 cmake_minimum_required(VERSION 3.23)
 
@@ -96,43 +97,110 @@ endif()
 file(MAKE_DIRECTORY "${_work}/moved")
 file(RENAME "${_stage}" "${_prefix}")
 
-# 4. the consumer
-set(_configure_args
-    -S ${LOOM_DEPLOY_CONSUMER_DIR} -B ${_work}/consumer
-    -DCMAKE_PREFIX_PATH=${_prefix}
-    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
-    -DKokkos_DIR=${LOOM_DEPLOY_KOKKOS_DIR}
-    -DLOOM_DEPLOY_EXPECTED_loom_DIR=${_prefix}/share/cmake/loom
-    -DLOOM_DEPLOY_EXPECTED_Kokkos_DIR=${LOOM_DEPLOY_KOKKOS_DIR})
-if(LOOM_DEPLOY_KOKKOSKERNELS_DIR)
-  list(APPEND _configure_args -DKokkosKernels_DIR=${LOOM_DEPLOY_KOKKOSKERNELS_DIR}
-                              -DLOOM_DEPLOY_EXPECTED_KokkosKernels_DIR=${LOOM_DEPLOY_KOKKOSKERNELS_DIR})
-endif()
-if(LOOM_DEPLOY_GENERATOR)
-  list(APPEND _configure_args -G ${LOOM_DEPLOY_GENERATOR})
-endif()
-if(LOOM_DEPLOY_MAKE_PROGRAM)
-  list(APPEND _configure_args -DCMAKE_MAKE_PROGRAM=${LOOM_DEPLOY_MAKE_PROGRAM})
-endif()
-if(LOOM_DEPLOY_CXX_COMPILER)
-  list(APPEND _configure_args -DCMAKE_CXX_COMPILER=${LOOM_DEPLOY_CXX_COMPILER})
-endif()
-if(LOOM_DEPLOY_CONFIG)
-  list(APPEND _configure_args -DCMAKE_BUILD_TYPE=${LOOM_DEPLOY_CONFIG})
-endif()
-loom_deploy_run("configure the consumer" COMMAND ${CMAKE_COMMAND} ${_configure_args})
-loom_deploy_run("build the consumer" COMMAND ${CMAKE_COMMAND} --build ${_work}/consumer ${_config_args})
+# 4. the consumer, built the ways users build it. With a single-config generator:
+#     - with no build type: loom::loom must add optimisation (the consumer reports whether
+#       __OPTIMIZE__ is defined, and its compile command must hold -O3);
+#     - as Debug: loom must add none;
+#     - with no build type and -O1 in CMAKE_CXX_FLAGS (configured only): loom must leave the
+#       consumer's own -O level alone.
+#    With a multi-config generator (never without a configuration): in this tree's configuration.
+unset(ENV{CXXFLAGS})  # each case says what the consumer's flags are
 
-find_program(_consumer loom_deploy_consumer PATHS ${_work}/consumer
-             PATH_SUFFIXES ${LOOM_DEPLOY_CONFIG} NO_DEFAULT_PATH NO_CACHE)
-if(NOT _consumer)
-  loom_deploy_fail("the consumer built no loom_deploy_consumer executable")
-endif()
-execute_process(COMMAND ${_consumer} RESULT_VARIABLE _result OUTPUT_VARIABLE _output
-                ERROR_VARIABLE _output)
-message("${_output}")
-if(NOT _result EQUAL 0 OR NOT _output MATCHES "loom deploy: ok")
-  loom_deploy_fail("the consumer failed (${_result})")
+# loom_deploy_consumer(<name> [BUILD_TYPE <type>] [CXX_FLAGS <flags>] [CONFIGURE_ONLY]
+#                      [OPTIMIZE 0|1] [COMMAND_MATCHES <regex>...] [COMMAND_LACKS <regex>...])
+function(loom_deploy_consumer name)
+  cmake_parse_arguments(_C "CONFIGURE_ONLY" "BUILD_TYPE;CXX_FLAGS;OPTIMIZE"
+                        "COMMAND_MATCHES;COMMAND_LACKS" ${ARGN})
+  set(_dir "${_work}/consumer-${name}")
+  set(_args
+      -S ${LOOM_DEPLOY_CONSUMER_DIR} -B ${_dir}
+      -DCMAKE_PREFIX_PATH=${_prefix}
+      -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+      -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+      -DKokkos_DIR=${LOOM_DEPLOY_KOKKOS_DIR}
+      -DLOOM_DEPLOY_EXPECTED_loom_DIR=${_prefix}/share/cmake/loom
+      -DLOOM_DEPLOY_EXPECTED_Kokkos_DIR=${LOOM_DEPLOY_KOKKOS_DIR})
+  if(LOOM_DEPLOY_KOKKOSKERNELS_DIR)
+    list(APPEND _args -DKokkosKernels_DIR=${LOOM_DEPLOY_KOKKOSKERNELS_DIR}
+                      -DLOOM_DEPLOY_EXPECTED_KokkosKernels_DIR=${LOOM_DEPLOY_KOKKOSKERNELS_DIR})
+  endif()
+  if(LOOM_DEPLOY_GENERATOR)
+    list(APPEND _args -G ${LOOM_DEPLOY_GENERATOR})
+  endif()
+  if(LOOM_DEPLOY_MAKE_PROGRAM)
+    list(APPEND _args -DCMAKE_MAKE_PROGRAM=${LOOM_DEPLOY_MAKE_PROGRAM})
+  endif()
+  if(LOOM_DEPLOY_CXX_COMPILER)
+    list(APPEND _args -DCMAKE_CXX_COMPILER=${LOOM_DEPLOY_CXX_COMPILER})
+  endif()
+  if(_C_BUILD_TYPE)
+    list(APPEND _args -DCMAKE_BUILD_TYPE=${_C_BUILD_TYPE})
+  endif()
+  if(DEFINED _C_CXX_FLAGS)
+    list(APPEND _args "-DCMAKE_CXX_FLAGS=${_C_CXX_FLAGS}")
+  endif()
+  loom_deploy_run("configure the consumer (${name})" COMMAND ${CMAKE_COMMAND} ${_args})
+
+  if(_C_COMMAND_MATCHES OR _C_COMMAND_LACKS)
+    if(NOT EXISTS "${_dir}/compile_commands.json")
+      loom_deploy_fail("the consumer (${name}) wrote no compile_commands.json; the deploy test "
+                       "needs a Makefile or Ninja generator")
+    endif()
+    file(READ "${_dir}/compile_commands.json" _commands)
+    string(JSON _count LENGTH "${_commands}")
+    set(_command)
+    math(EXPR _last "${_count} - 1")
+    foreach(_i RANGE ${_last})
+      string(JSON _file GET "${_commands}" ${_i} file)
+      if(_file MATCHES "main\\.cpp$")
+        string(JSON _command GET "${_commands}" ${_i} command)
+      endif()
+    endforeach()
+    foreach(_regex IN LISTS _C_COMMAND_MATCHES)
+      if(NOT _command MATCHES "${_regex}")
+        loom_deploy_fail("the consumer (${name}) compiles main.cpp without '${_regex}':\n${_command}")
+      endif()
+    endforeach()
+    foreach(_regex IN LISTS _C_COMMAND_LACKS)
+      if(_command MATCHES "${_regex}")
+        loom_deploy_fail("the consumer (${name}) compiles main.cpp with '${_regex}':\n${_command}")
+      endif()
+    endforeach()
+  endif()
+  if(_C_CONFIGURE_ONLY)
+    return()
+  endif()
+
+  set(_build_config)
+  if(_C_BUILD_TYPE)
+    set(_build_config --config ${_C_BUILD_TYPE})
+  endif()
+  loom_deploy_run("build the consumer (${name})"
+                  COMMAND ${CMAKE_COMMAND} --build ${_dir} ${_build_config})
+  find_program(_consumer loom_deploy_consumer PATHS ${_dir} PATH_SUFFIXES ${_C_BUILD_TYPE}
+               NO_DEFAULT_PATH NO_CACHE)
+  if(NOT _consumer)
+    loom_deploy_fail("the consumer (${name}) built no loom_deploy_consumer executable")
+  endif()
+  execute_process(COMMAND ${_consumer} RESULT_VARIABLE _result OUTPUT_VARIABLE _output
+                  ERROR_VARIABLE _output)
+  message("${_output}")
+  if(NOT _result EQUAL 0 OR NOT _output MATCHES "loom deploy: ok")
+    loom_deploy_fail("the consumer (${name}) failed (${_result})")
+  endif()
+  if(DEFINED _C_OPTIMIZE AND NOT _output MATCHES "optimize=${_C_OPTIMIZE}[^0-9]")
+    loom_deploy_fail("the consumer (${name}) should report optimize=${_C_OPTIMIZE}")
+  endif()
+endfunction()
+
+set(_o3 "(^| )-O3( |$)")
+if(LOOM_DEPLOY_MULTI_CONFIG)
+  loom_deploy_consumer("${LOOM_DEPLOY_CONFIG}" BUILD_TYPE ${LOOM_DEPLOY_CONFIG})
+else()
+  loom_deploy_consumer(no-build-type OPTIMIZE 1 COMMAND_MATCHES "${_o3}")
+  loom_deploy_consumer(debug BUILD_TYPE Debug OPTIMIZE 0 COMMAND_LACKS "(^| )-O[0-9s]")
+  loom_deploy_consumer(own-flags CXX_FLAGS -O1 CONFIGURE_ONLY
+                       COMMAND_MATCHES "(^| )-O1( |$)" COMMAND_LACKS "${_o3}")
 endif()
 
 file(REMOVE_RECURSE "${_work}")

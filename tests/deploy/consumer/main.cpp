@@ -11,6 +11,14 @@
 #include <cmath>
 #include <cstdio>
 
+// Whether this file was compiled with optimisation: loom::loom adds it where the consumer sets no
+// build type, and the deploy test checks what this reports.
+#ifdef __OPTIMIZE__
+constexpr int optimize = 1;
+#else
+constexpr int optimize = 0;
+#endif
+
 int main(int argc, char* argv[]) {
   Kokkos::ScopeGuard guard(argc, argv);
   int status = 0;
@@ -36,8 +44,8 @@ int main(int argc, char* argv[]) {
       }
     }
     if (status == 0) {
-      std::printf("loom deploy: ok (loom %s, Kokkos %d on %s, output 5 x 2)\n", LOOM_VERSION,
-                  KOKKOS_VERSION, Kokkos::DefaultExecutionSpace::name());
+      std::printf("loom deploy: ok (loom %s, Kokkos %d on %s, output 5 x 2) optimize=%d\n",
+                  LOOM_VERSION, KOKKOS_VERSION, Kokkos::DefaultExecutionSpace::name(), optimize);
     }
   }
   return status;
