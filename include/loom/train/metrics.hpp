@@ -24,14 +24,14 @@
 //     m.reset()                      sets every sum to 0
 //     results (accuracy(), mse(), …) computed on the host from the sums alone
 //   Semantics
-//     The state is additive: for batches a and b, update(a) then update(b) leaves the sums
-//     that update on the rows of a and b together leaves (exactly for counts, to rounding for
-//     sums of doubles), and the element-wise sum of the sums() of two accumulators with the
-//     same construction arguments is the state of one accumulator over both inputs. So ranks
-//     combine their metrics by all-reducing sums() in place (MPI_SUM over doubles), and
-//     micro-batches by updating one accumulator. sums().size() is fixed at construction.
-//     reset() gives the state of a newly constructed accumulator. Counts are held as doubles,
-//     exact up to 2^53.
+//     The state is additive: update(a) followed by update(b) gives the sums that one update
+//     over the rows of a and b together gives (exactly for counts, to rounding for sums of
+//     doubles), and the element-wise sum of the sums() of two accumulators with the same
+//     construction arguments is the state of one accumulator over both inputs. update()
+//     communicates with no other rank: ranks combine their metrics by all-reducing sums() in
+//     place (MPI_SUM over doubles) before reading results, and micro-batches by updating one
+//     accumulator. sums().size() is fixed at construction; reset() gives the state of a newly
+//     constructed accumulator. Counts are held as doubles, exact up to 2^53.
 //   Models
 //     loom::metrics::TopK, loom::metrics::ConfusionMatrix, loom::metrics::Regression
 
