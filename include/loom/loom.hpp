@@ -48,4 +48,5 @@
 #include <loom/parallel/data_parallel.hpp>
 #include <loom/parallel/single_process.hpp>
 #include <loom/train/callbacks.hpp>
+#include <loom/train/metrics.hpp>
 #include <loom/train/trainer.hpp>
