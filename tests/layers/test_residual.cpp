@@ -44,12 +44,27 @@ TEST(residual, shapes_parameter_counts_and_names) {
   static_assert(Model<Net, ExecutionSpace>::num_stages == 3);
 }
 
-TEST(residual, summary_shows_one_row) {
-  using Net = Sequential<Input<6>, Residual<Dense<6>, Tanh, Dense<6>>, Dense<2>>;
+TEST(residual, summary_shows_the_layers_inside) {
+  using Net =
+      Sequential<Input<2, 6, 6>,
+                 Residual<Conv2D<4, 3, 2, 1>, ReLU, Residual<Conv2D<4, 3, 1, 1, conv::Im2col>>,
+                          Shortcut<Conv2D<4, 1, 2>>>,
+                 Flatten, Dense<2>>;
   std::string const text = Model<Net, ExecutionSpace>::summary();
-  EXPECT_NE(text.find("\nResidual<Dense<6>, Tanh, Dense<6>> (6)"), std::string::npos) << text;
-  EXPECT_NE(text.find("(6)                   84\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("Total params: 98"), std::string::npos) << text;
+  // A row for the Residual with its parameters, then its layers indented (the inner
+  // Residual's too), the shortcut's marked, each with its shape and parameters; the layer
+  // column widens to the longest name so that the columns stay aligned.
+  std::string const rows =
+      "Residual                                       (4, 3, 3)             236\n"
+      "  Conv2D<4, 3, 2, 1> [im2col]                  (4, 3, 3)             76\n"
+      "  ReLU (fused)                                 (4, 3, 3)             0\n"
+      "  Residual                                     (4, 3, 3)             148\n"
+      "    Conv2D<4, 3, 1, 1, conv::Im2col> [im2col]  (4, 3, 3)             148\n"
+      "  shortcut Conv2D<4, 1, 2> [direct]            (4, 3, 3)             12\n"
+      "Flatten                                        (36)                  0\n"
+      "Dense<2>                                       (2)                   74\n";
+  EXPECT_NE(text.find(rows), std::string::npos) << text;
+  EXPECT_NE(text.find("Total params: 310"), std::string::npos) << text;
 }
 
 TEST(residual, forward_matches_hand_computation) {

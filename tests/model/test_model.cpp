@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <string>
 #include <vector>
 
 #include "loom_test.hpp"
@@ -153,6 +156,97 @@ TEST(model, wrong_input_width_names_the_input_shape) {
   M fresh(1);
   EXPECT_THROW(fresh.backward(), loom::Error);
   EXPECT_THROW(fresh.input_gradient(), loom::Error);
+}
+
+TEST(model, parameter_layout_names_each_layer_and_its_slice) {
+  // Net: Dense<5> (0), ReLU (1), Dropout (2), Dense<4, NoBias> (3), Tanh (4), Dense<3> (5).
+  auto const layout = M::parameter_layout();
+  ASSERT_EQ(layout.size(), 3u);
+  EXPECT_EQ(layout[0].layer, 0u);
+  EXPECT_EQ(layout[0].name, "Dense<5>");
+  EXPECT_EQ(layout[0].offset, 0u);
+  EXPECT_EQ(layout[0].count, 35u);
+  EXPECT_EQ(layout[1].layer, 3u);
+  EXPECT_EQ(layout[1].name, "Dense<4, NoBias>");
+  EXPECT_EQ(layout[1].offset, 35u);
+  EXPECT_EQ(layout[1].count, 20u);
+  EXPECT_EQ(layout[2].layer, 5u);
+  EXPECT_EQ(layout[2].offset, 55u);
+  EXPECT_EQ(layout[2].count, 15u);
+  EXPECT_EQ(M::identity(), Net::name() + " (double)");
+
+  M model(3);
+  auto const all = model.get_parameters();
+  ASSERT_EQ(all.size(), M::num_parameters);
+  auto const last = test::host_copy(model.layer_parameters(5));
+  ASSERT_EQ(last.extent(0), 15u);
+  for (std::size_t k = 0; k < 15; ++k) {
+    EXPECT_EQ(last(k), all[55 + k]);
+  }
+  EXPECT_EQ(model.layer_parameters(1).extent(0), 0u) << "ReLU has no parameters";
+  EXPECT_EQ(model.layer_gradients(3).data(), model.gradients().data() + 35);
+  try {
+    (void)model.layer_parameters(6);
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_STREQ(e.what(), ("loom::Model::layer_parameters: there is no layer 6; " + Net::name() +
+                            " has 6 layers after Input, at positions 0 to 5")
+                               .c_str());
+  }
+}
+
+TEST(model, parameters_from_and_to_the_host) {
+  M model(3);
+  std::vector<double> values(M::num_parameters);
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    values[k] = 0.01 * double(k) - 0.3;
+  }
+  model.set_parameters(values);
+  EXPECT_EQ(host(model.parameters()), values);
+  EXPECT_EQ(model.get_parameters(), values);
+  try {
+    model.set_parameters(std::vector<double>(3));
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_STREQ(e.what(), ("loom::Model::set_parameters: given 3 values; " + Net::name() +
+                            " has 70 parameters")
+                               .c_str());
+  }
+  EXPECT_TRUE(model.get_states().empty());
+  EXPECT_THROW(model.set_states(std::vector<double>(1)), loom::Error);
+}
+
+TEST(model, predict_runs_in_evaluation_mode_in_batches) {
+  M model(5);
+  auto const x = batch(10);
+  auto const hx = test::host_copy(x);
+  std::vector<double> const inputs(hx.data(), hx.data() + hx.size());
+  model.eval();
+  auto const expected = test::host_copy(model.forward(x)); // dropout off
+  model.train();
+  for (std::size_t size : {1, 3, 10, 256}) {
+    auto const outputs = model.predict(inputs, size);
+    ASSERT_EQ(outputs.size(), 10u * 3);
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+      EXPECT_NEAR(outputs[k], expected.data()[k], 1e-12) << "batch " << size << ", value " << k;
+    }
+  }
+  EXPECT_TRUE(model.training());
+  auto const classes = M::classes_of(model.predict(inputs));
+  ASSERT_EQ(classes.size(), 10u);
+  for (std::size_t i = 0; i < 10; ++i) {
+    auto const* row = expected.data() + 3 * i;
+    EXPECT_EQ(classes[i], std::max_element(row, row + 3) - row);
+  }
+  EXPECT_TRUE(model.predict(std::vector<double>{}).empty());
+  try {
+    model.predict(std::vector<double>(7));
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_STREQ(e.what(), "loom::Model::predict: 7 input values are not a whole number of "
+                           "samples of 6 values (Input<6>)");
+  }
+  EXPECT_THROW(model.predict(inputs, 0), loom::Error);
 }
 
 } // namespace

@@ -195,6 +195,13 @@ public:
   template <class In>
   using output_shape = typename block_walk<In>::output_shape;
 
+  /// The block's and the shortcut's layers at their places (detail::LayerAt), for input In:
+  /// Model::summary() shows them as rows of their own.
+  template <class In>
+  using block_layers = typename block_walk<In>::type;
+  template <class In>
+  using shortcut_layers = typename shortcut_walk<In>::type;
+
   template <class In>
   static constexpr std::size_t
       parameter_count = detail::sum_parameters(typename block_walk<In>::type{}) +

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <loom/core/detail/format.hpp>
+#include <loom/core/detail/host_copy.hpp>
 #include <loom/core/detail/kokkos.hpp>
 #include <loom/core/error.hpp>
 #include <loom/core/random.hpp>
 #include <loom/core/tensor.hpp>
+#include <loom/data/concepts.hpp>
 #include <loom/kernels/copy.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
@@ -23,10 +25,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
+#include <span>
 #include <sstream>
 #include <string>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 namespace loom {
 
@@ -193,6 +198,110 @@ public:
   buffer_type const& states() const { return states_; }
   execution_space const& space() const { return space_; }
 
+  /// "Sequential<Input<784>, Dense<10>> (float)": the model type, as checkpoints record it.
+  static std::string identity() { return net::name() + " (" + scalar_name() + ")"; }
+
+  /// \brief Where a layer's parameters lie in parameters() and gradients().
+  struct ParameterBlock {
+    std::size_t layer;  ///< its position: 0 for the first layer after Input
+    std::string name;   ///< its type, e.g. "Dense<512>"
+    std::size_t offset; ///< its first value in parameters()
+    std::size_t count;  ///< its number of values
+  };
+
+  /// \brief The layers that have parameters, in the order of parameters(): each layer's
+  ///        position, type name, offset and count. Within a block: Dense, weights (units ×
+  ///        inputs, row-major) then bias; Conv2D, weights (out × in × kh × kw) then bias;
+  ///        BatchNorm2D, scale γ then shift β (its running statistics are in states());
+  ///        Residual, its block's layers in order, then its shortcut's.
+  static std::vector<ParameterBlock> parameter_layout() {
+    std::vector<ParameterBlock> blocks;
+    add_blocks(blocks, typename net::layers{});
+    return blocks;
+  }
+
+  /// \brief The parameters of the layer at position `layer` (0: the first after Input), a
+  ///        view into parameters(); empty for a layer without parameters.
+  /// \throws loom::Error when there is no such layer
+  VectorSlice<Scalar, memory_space> layer_parameters(std::size_t layer) const {
+    auto const [offset, count] = layer_range(layer, "layer_parameters");
+    return VectorSlice<Scalar, memory_space>(parameters_.data() + offset, count);
+  }
+  /// \brief The gradients of the layer at position `layer`, a view into gradients().
+  /// \throws loom::Error when there is no such layer
+  VectorSlice<Scalar, memory_space> layer_gradients(std::size_t layer) const {
+    auto const [offset, count] = layer_range(layer, "layer_gradients");
+    return VectorSlice<Scalar, memory_space>(gradients_.data() + offset, count);
+  }
+
+  /// \brief A host copy of parameters() (num_parameters values, in parameter_layout()).
+  std::vector<Scalar> get_parameters() const { return detail::to_host(parameters_); }
+  /// \brief Sets every parameter from host values laid out as parameters().
+  /// \throws loom::Error when `values` does not hold num_parameters values
+  void set_parameters(std::span<Scalar const> values) {
+    check_size(values.size(), num_parameters, "set_parameters", "parameters");
+    detail::from_host(parameters_, std::vector<Scalar>(values.begin(), values.end()));
+  }
+  /// \brief A host copy of states() (num_states values).
+  std::vector<Scalar> get_states() const { return detail::to_host(states_); }
+  /// \brief Sets the untrained state (batch norm's running statistics) from host values.
+  /// \throws loom::Error when `values` does not hold num_states values
+  void set_states(std::span<Scalar const> values) {
+    check_size(values.size(), num_states, "set_states", "state values");
+    detail::from_host(states_, std::vector<Scalar>(values.begin(), values.end()));
+  }
+
+  /// \brief The network's outputs for samples on the host, in evaluation mode (dropout off,
+  ///        batch norm's running statistics): n × output_shape::size values, row-major, on the
+  ///        host, for `inputs` of n × input_shape::size values, row-major. The samples run
+  ///        in batches of at most `batch`. The mode is restored afterwards; the activations of
+  ///        an earlier forward() are not kept (run forward() again before backward()).
+  /// \throws loom::Error when inputs is not a whole number of samples or batch is 0
+  std::vector<Scalar> predict(std::span<Scalar const> inputs, std::size_t batch = 256) {
+    if (inputs.size() % input_shape::size != 0) {
+      detail::fail("loom::Model::predict: ", inputs.size(),
+                   " input values are not a whole number of samples of ", input_shape::size,
+                   " values (", detail::input_name<input_shape>::get(), ")");
+    }
+    return predict_rows(inputs.size() / input_shape::size, batch,
+                        [&](std::size_t first, std::size_t rows, Scalar* x) {
+                          std::copy_n(inputs.data() + first * input_shape::size,
+                                      rows * input_shape::size, x);
+                        });
+  }
+
+  /// \brief The network's outputs for every sample of a data set (loom::data::Dataset), in
+  ///        its order, as predict(inputs) gives them.
+  /// \throws loom::Error when the data's samples do not have input_shape::size values
+  template <data::Dataset Data>
+  std::vector<Scalar> predict(Data const& data, std::size_t batch = 256) {
+    if (data.sample_size() != input_shape::size) {
+      detail::fail("loom::Model::predict: '", data.source(), "' has ", data.sample_size(),
+                   " features per sample but the network's ",
+                   detail::input_name<input_shape>::get(), " takes ", input_shape::size);
+    }
+    std::vector<std::size_t> indices;
+    return predict_rows(data.size(), batch, [&](std::size_t first, std::size_t rows, Scalar* x) {
+      indices.resize(rows);
+      std::iota(indices.begin(), indices.end(), first);
+      data.gather(std::span<std::size_t const>(indices), x,
+                  static_cast<typename Data::target_type*>(nullptr));
+    });
+  }
+
+  /// \brief The predicted class of each sample: the index of its largest output (the first
+  ///        on ties), from outputs as predict() returns them.
+  static std::vector<std::int32_t> classes_of(std::span<Scalar const> outputs) {
+    constexpr std::size_t width = output_shape::size;
+    std::vector<std::int32_t> classes(outputs.size() / width);
+    for (std::size_t i = 0; i < classes.size(); ++i) {
+      auto const row = outputs.subspan(i * width, width);
+      classes[i] =
+          static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    }
+    return classes;
+  }
+
   /// Training mode: dropout active (and, in networks that have them, batch statistics).
   void train(bool on = true) { training_ = on; }
   /// Evaluation mode: the network as it is used for inference.
@@ -292,23 +401,33 @@ public:
   /// A table of the layers, their output shapes and parameter counts, like Keras's
   /// model.summary().
   static std::string summary() {
-    using Layers = typename net::layers;
-    constexpr auto fused = detail::fused_flags(Layers{});
+    // The layer column widens to the longest name, so that the columns stay aligned.
+    std::vector<SummaryRow> rows{
+        {detail::input_name<input_shape>::get(), input_shape::to_string(), "0"}};
+    summary_rows(rows, typename net::layers{}, "");
+    std::size_t width = 34;
+    for (auto const& row : rows) {
+      width = std::max(width, row.layer.size() + 2);
+    }
     std::ostringstream out;
-    std::string const rule(72, '-');
+    std::string const rule(width + 38, '-');
     out << "Model: " << net::name() << "\n"
         << rule << "\n"
-        << pad("Layer", 34) << pad("Output shape", 22) << "Param #\n"
-        << std::string(72, '=') << "\n"
-        << pad(detail::input_name<input_shape>::get(), 34) << pad(input_shape::to_string(), 22)
-        << "0\n";
-    summary_rows(out, Layers{}, fused);
-    out << std::string(72, '=') << "\n"
+        << pad("Layer", width) << pad("Output shape", 22) << "Param #\n"
+        << std::string(width + 38, '=') << "\n";
+    for (auto const& row : rows) {
+      out << pad(row.layer, width) << pad(row.shape, 22) << row.parameters << "\n";
+    }
+    out << std::string(width + 38, '=') << "\n"
         << "Total params: " << detail::group_digits(num_parameters) << " ("
         << format_bytes(num_parameters * sizeof(Scalar)) << ")\n"
         << "Execution space: " << ExecutionSpace::name() << ", scalar: " << scalar_name()
-        << ", GEMM: " << gemm_name() << "\n"
-        << rule << "\n";
+        << ", GEMM: " << gemm_name() << "\n";
+#if !defined(__OPTIMIZE__)
+    out << "Compiled without optimisation: loom runs several times slower; build with "
+           "CMAKE_BUILD_TYPE=Release\n";
+#endif
+    out << rule << "\n";
     return out.str();
   }
 
@@ -325,6 +444,89 @@ private:
   void for_each_stage_reverse(F&& f) {
     boost::hana::for_each(boost::hana::reverse(boost::hana::to_tuple(stage_indices{})),
                           [&](auto i) { f(std::size_t(i), boost::hana::at(stages_, i)); });
+  }
+
+  template <class... Annotated>
+  static void add_blocks(std::vector<ParameterBlock>& blocks, detail::type_list<Annotated...>) {
+    std::size_t offset = 0;
+    ((Annotated::parameter_count > 0
+          ? (void)blocks.push_back(
+                {Annotated::index, Annotated::layer::name(), offset, Annotated::parameter_count})
+          : (void)0,
+      offset += Annotated::parameter_count),
+     ...);
+  }
+
+  // [offset, count) of layer `layer`'s parameters.
+  template <class... Annotated>
+  static std::pair<std::size_t, std::size_t> layer_ranges(std::size_t layer,
+                                                          detail::type_list<Annotated...>) {
+    std::size_t offset = 0;
+    std::pair<std::size_t, std::size_t> found{0, 0};
+    ((Annotated::index == layer ? (void)(found = {offset, Annotated::parameter_count}) : (void)0,
+      offset += Annotated::parameter_count),
+     ...);
+    return found;
+  }
+  std::pair<std::size_t, std::size_t> layer_range(std::size_t layer, char const* who) const {
+    constexpr std::size_t layers = detail::size_of(typename net::layers{});
+    if (layer >= layers) {
+      detail::fail("loom::Model::", who, ": there is no layer ", layer, "; ", net::name(), " has ",
+                   layers, " layers after Input, at positions 0 to ", layers - 1);
+    }
+    return layer_ranges(layer, typename net::layers{});
+  }
+
+  static void check_size(std::size_t given, std::size_t expected, char const* who,
+                         char const* what) {
+    if (given != expected) {
+      detail::fail("loom::Model::", who, ": given ", given, " values; ", net::name(), " has ",
+                   expected, " ", what);
+    }
+  }
+
+  // Runs forward in evaluation mode over `count` samples in batches, `fill(first, rows, x)`
+  // writing the inputs of samples [first, first + rows) into host rows x.
+  template <class Fill>
+  std::vector<Scalar> predict_rows(std::size_t count, std::size_t batch, Fill&& fill) {
+    if (batch == 0) {
+      detail::fail("loom::Model::predict: batch is 0; it must be at least 1");
+    }
+    std::vector<Scalar> outputs(count * output_shape::size);
+    if (count == 0) {
+      return outputs;
+    }
+    batch = std::min(batch, count);
+    bool const was_training = training_;
+    training_ = false;
+    Matrix<Scalar, memory_space> x(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::predict::x"), batch,
+        input_shape::size);
+    auto x_host = Kokkos::create_mirror_view(x);
+    for (std::size_t first = 0; first < count; first += batch) {
+      std::size_t const rows = std::min(batch, count - first);
+      fill(first, rows, x_host.data());
+      Matrix<Scalar, memory_space> const input(x, std::make_pair(std::size_t{0}, rows),
+                                               Kokkos::ALL);
+      if constexpr (!is_host_accessible<memory_space>) {
+        Kokkos::deep_copy(
+            input, Kokkos::subview(x_host, std::make_pair(std::size_t{0}, rows), Kokkos::ALL));
+      }
+      auto const y = forward(input);
+      if constexpr (is_host_accessible<memory_space>) {
+        detail::fence(space_, "loom::Model::predict");
+        std::copy_n(y.data(), rows * output_shape::size,
+                    outputs.data() + first * output_shape::size);
+      } else {
+        Kokkos::View<Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace,
+                     Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+            target(outputs.data() + first * output_shape::size, rows, output_shape::size);
+        Kokkos::deep_copy(target, y);
+      }
+    }
+    training_ = was_training;
+    input_ = const_batch_type();
+    return outputs;
   }
 
   // The constructor's work, out of line: compilers emit two copies of a constructor.
@@ -403,15 +605,37 @@ private:
     }
   }
 
-  template <class... Annotated, std::size_t N>
-  static void summary_rows(std::ostringstream& out, detail::type_list<Annotated...>,
-                           std::array<bool, N> const& fused) {
-    std::size_t i = 0;
-    ((out << pad(row_name<Annotated>() + (fused[i++] ? " (fused)" : ""), 34)
-          << pad(Annotated::output_shape::to_string(), 22)
-          << detail::group_digits(Annotated::parameter_count) << "\n"),
-     ...);
+  struct SummaryRow {
+    std::string layer, shape, parameters;
+  };
+
+  // One row per layer; the layers inside a Residual follow its row, indented, the
+  // shortcut's marked as such.
+  template <class... Annotated>
+  static void summary_rows(std::vector<SummaryRow>& rows, detail::type_list<Annotated...> layers,
+                           std::string const& indent, std::string const& label = "") {
+    [[maybe_unused]] constexpr auto fused = detail::fused_flags(layers);
+    [[maybe_unused]] std::size_t i = 0;
+    (summary_row<Annotated>(rows, indent, label, fused[i++]), ...);
   }
+  template <class Annotated>
+  static void summary_row(std::vector<SummaryRow>& rows, std::string const& indent,
+                          std::string const& label, bool fused) {
+    using L = typename Annotated::layer;
+    using In = typename Annotated::input_shape;
+    constexpr bool nested = requires {
+      typename L::template block_layers<In>;
+    };
+    rows.push_back({indent + label + (nested ? std::string("Residual") : row_name<Annotated>()) +
+                        (fused ? " (fused)" : ""),
+                    Annotated::output_shape::to_string(),
+                    detail::group_digits(Annotated::parameter_count)});
+    if constexpr (nested) {
+      summary_rows(rows, typename L::template block_layers<In>{}, indent + "  ");
+      summary_rows(rows, typename L::template shortcut_layers<In>{}, indent + "  ", "shortcut ");
+    }
+  }
+
   // The layer's name, and where it has one the note of its stage ("Conv2D<64, 3> [winograd]").
   template <class Annotated>
   static std::string row_name() {
@@ -437,7 +661,9 @@ private:
     }
     return out.str();
   }
-  static char const* scalar_name() { return sizeof(Scalar) == 4 ? "float" : "double"; }
+  static char const* scalar_name() {
+    return sizeof(Scalar) == 4 ? "float" : "double";
+  }
   static char const* gemm_name() {
     switch (kernels::gemm_backend<Scalar, memory_space>()) {
     case kernels::GemmBackend::kokkos_kernels:

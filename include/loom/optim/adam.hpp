@@ -97,6 +97,7 @@ struct Adam {
   template <class Scalar, class ExecutionSpace>
   class state : public detail::AdamState<false, options, Scalar, ExecutionSpace> {
   public:
+    using optimizer_type = Adam;
     state(std::size_t n, options const& opts)
         : detail::AdamState<false, options, Scalar, ExecutionSpace>(n, opts, "loom::Adam") {}
   };
@@ -118,6 +119,7 @@ struct AdamW {
   template <class Scalar, class ExecutionSpace>
   class state : public detail::AdamState<true, options, Scalar, ExecutionSpace> {
   public:
+    using optimizer_type = AdamW;
     state(std::size_t n, options const& opts)
         : detail::AdamState<true, options, Scalar, ExecutionSpace>(n, opts, "loom::AdamW") {}
   };

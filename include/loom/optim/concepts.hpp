@@ -20,6 +20,7 @@
 //       steps(), set_steps(n)         updates taken (bias correction, checkpoints)
 //       buffers()                     its per-parameter state, {name, view}, for checkpoints
 //       options()                     the hyperparameters
+//       optimizer_type                O (checkpoints name the optimizer)
 //   Optional
 //     state.linear_update(lr, gradient_scale) -> std::optional<LinearUpdate>
 //                                     when the step is θ ← β·θ + α·∇ (SGD without momentum),

@@ -38,6 +38,7 @@ struct RMSprop {
     using base = detail::OptimizerStateBase<options, Scalar, ExecutionSpace, 2>;
 
   public:
+    using optimizer_type = RMSprop;
     state(std::size_t n, options const& opts)
         : base(n, check(opts), {"square_average", "momentum"}, {true, opts.momentum != 0.0}) {}
 

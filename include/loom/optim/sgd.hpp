@@ -38,6 +38,7 @@ struct SGD {
     using base = detail::OptimizerStateBase<options, Scalar, ExecutionSpace, 1>;
 
   public:
+    using optimizer_type = SGD;
     state(std::size_t n, options const& opts)
         : base(n, check(opts), {"momentum"}, {opts.momentum != 0.0}) {}
 

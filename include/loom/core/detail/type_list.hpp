@@ -33,4 +33,10 @@ struct at_impl<0, type_list<T, Ts...>> {
 template <std::size_t I, class List>
 using at = typename at_impl<I, List>::type;
 
+/// The number of types in a type_list.
+template <class... Ts>
+constexpr std::size_t size_of(type_list<Ts...>) {
+  return sizeof...(Ts);
+}
+
 } // namespace loom::detail
