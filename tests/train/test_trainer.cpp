@@ -362,3 +362,229 @@ TEST(trainer, data_that_does_not_fit_the_network_is_refused) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(trainer, a_schedule_as_long_as_the_fit_keeps_its_length_when_resumed) {
+  // LrSchedule::cosine() takes its length from the fit that starts the training. Resumed
+  // with the same fit, the run is the uninterrupted one bit for bit (checked above); a fit of
+  // another length would silently change the learning rates, so it stops with the reason,
+  // after a load and in the same process alike.
+  TrainerOptions<SGD> const options{
+      .batch = 16, .lr = 0.05, .schedule = LrSchedule::cosine(), .seed = 4};
+  auto const data = make_data(100); // 7 steps per epoch
+  auto const dir = temp_dir("cosine");
+  T<SGD> first(options);
+  first.fit(data, epochs(1), callbacks::checkpoint(dir));
+  EXPECT_DOUBLE_EQ(first.current_lr(), 0.0) << "the cosine reached its end after one epoch";
+  std::string const expected =
+      "loom::Trainer::fit: the learning-rate schedule cosine(total 0, min 0) spans the whole "
+      "training, whose length fit(epochs(1)) fixed at 7 steps when it started";
+  T<SGD> resumed(options);
+  resumed.load(dir / "last.ckpt");
+  auto const before = host(resumed.model().parameters());
+  try {
+    resumed.fit(data, epochs(2));
+    FAIL() << "a fit of another length went on";
+  } catch (loom::Error const& e) {
+    std::string const what = e.what();
+    EXPECT_EQ(what.find(expected), 0u) << what;
+    EXPECT_NE(what.find("fit(epochs(2)) of 7 steps each would make it 14 steps"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("Continue with fit(epochs(1)), or give the schedule its length, e.g. "
+                        "LrSchedule::cosine(14)"),
+              std::string::npos)
+        << what;
+  }
+  EXPECT_EQ(host(resumed.model().parameters()), before) << "nothing was trained";
+  EXPECT_THROW(first.fit(data, epochs(2)), loom::Error);
+  // With its length given, the schedule continues into a second fit.
+  TrainerOptions<SGD> explicit_length = options;
+  explicit_length.schedule = LrSchedule::cosine(14);
+  T<SGD> straight(explicit_length);
+  straight.fit(data, epochs(2));
+  T<SGD> in_two(explicit_length);
+  in_two.fit(data, epochs(1));
+  in_two.fit(data, epochs(2));
+  EXPECT_EQ(host(in_two.model().parameters()), host(straight.model().parameters()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(trainer, a_checkpoint_of_another_schedule_is_refused) {
+  auto const dir = temp_dir("schedule");
+  T<SGD> trainer({.batch = 16, .schedule = LrSchedule::cosine(), .seed = 2});
+  trainer.save(dir / "a.ckpt");
+  T<SGD> other({.batch = 16, .schedule = LrSchedule::step(5, 0.5), .seed = 2});
+  try {
+    other.load(dir / "a.ckpt");
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "' was written with the learning-rate schedule cosine(total 0, min 0); this "
+                  "trainer has step(every 5, gamma 0.5); resume with the same schedule"),
+              std::string::npos)
+        << e.what();
+  }
+  // The weights alone load into any trainer of the model.
+  io::load(dir / "a.ckpt", other.model());
+  EXPECT_EQ(host(other.model().parameters()), host(trainer.model().parameters()));
+  std::filesystem::remove_all(dir);
+}
+
+// A validation set on which the loss rises once training moves away from the start: the
+// labels of the validation set are shuffled, so any learning makes it worse.
+Labels make_misleading_validation() {
+  Labels data = make_data(80, 9);
+  auto targets = data.targets();
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    targets[i] = static_cast<std::int32_t>((targets[i] + 1 + i % 3) % 4);
+  }
+  return data;
+}
+
+// Records each epoch's validation loss, learning rate and parameters.
+struct Record {
+  std::vector<double>* losses = nullptr;
+  std::vector<double>* rates = nullptr;
+  std::vector<std::vector<float>>* parameters = nullptr;
+  template <class Trainer>
+  void on_epoch_end(Trainer& t, EpochInfo const& info) {
+    if (losses) {
+      losses->push_back(info.validation->mean());
+    }
+    if (rates) {
+      rates->push_back(info.lr);
+    }
+    if (parameters) {
+      parameters->push_back(t.model().get_parameters());
+    }
+  }
+};
+
+TEST(trainer, early_stopping_stops_restores_the_best_and_resumes_the_same) {
+  auto const train = make_data(160);
+  auto const validation = make_misleading_validation();
+  TrainerOptions<SGD> const options{
+      .batch = 16, .lr = 0.1, .optimizer = {.momentum = 0.9}, .seed = 6};
+  auto const dir = temp_dir("early");
+  auto stopping = callbacks::early_stopping({.patience = 2, .restore_best = true});
+  T<SGD> trainer(options);
+  std::vector<double> val_losses;
+  std::vector<std::vector<float>> parameters;
+  trainer.fit(train, epochs(20), callbacks::validation(validation),
+              Record{.losses = &val_losses, .parameters = &parameters}, stopping,
+              callbacks::checkpoint(dir, {.keep_epochs = true}));
+  ASSERT_TRUE(stopping.stopped_epoch().has_value()) << "the validation loss kept improving";
+  std::size_t const best =
+      std::min_element(val_losses.begin(), val_losses.end()) - val_losses.begin();
+  EXPECT_EQ(stopping.best_epoch(), best);
+  EXPECT_EQ(*stopping.stopped_epoch(), best + 2) << "two epochs without improvement";
+  EXPECT_EQ(val_losses.size(), best + 3);
+  EXPECT_EQ(trainer.model().get_parameters(), parameters[best]) << "the best epoch's parameters";
+
+  // Resumed from the checkpoint of the epoch after the best, it stops at the same epoch.
+  char name[32];
+  std::snprintf(name, sizeof name, "epoch-%04zu.ckpt", best + 2);
+  T<SGD> resumed(options);
+  resumed.load(dir / name);
+  auto resumed_stopping = callbacks::early_stopping({.patience = 2, .restore_best = true});
+  resumed.fit(train, epochs(20), callbacks::validation(validation), resumed_stopping);
+  ASSERT_TRUE(resumed_stopping.stopped_epoch().has_value());
+  EXPECT_EQ(*resumed_stopping.stopped_epoch(), *stopping.stopped_epoch());
+  EXPECT_EQ(resumed.model().get_parameters(), parameters[best]);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(trainer, reduce_lr_on_plateau_scales_the_rate_and_checkpoints_keep_it) {
+  auto const train = make_data(160);
+  auto const validation = make_misleading_validation();
+  auto const dir = temp_dir("plateau");
+  T<SGD> trainer({.batch = 16, .lr = 0.1, .seed = 6});
+  std::vector<double> rates;
+  trainer.fit(train, epochs(8), callbacks::validation(validation),
+              callbacks::reduce_lr_on_plateau({.factor = 0.5, .patience = 1, .verbose = false}),
+              Record{.rates = &rates}, callbacks::checkpoint(dir));
+  EXPECT_LT(trainer.lr_scale(), 1.0);
+  EXPECT_DOUBLE_EQ(trainer.current_lr(), 0.1 * trainer.lr_scale());
+  EXPECT_LT(rates.back(), rates.front());
+  T<SGD> resumed({.batch = 16, .lr = 0.1, .seed = 6});
+  resumed.load(dir / "last.ckpt");
+  EXPECT_EQ(resumed.lr_scale(), trainer.lr_scale());
+  EXPECT_THROW(callbacks::reduce_lr_on_plateau({.factor = 1.5}), loom::Error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(trainer, watching_a_validation_quantity_needs_validation) {
+  T<SGD> trainer({.batch = 16});
+  try {
+    trainer.fit(make_data(32), epochs(1), callbacks::early_stopping());
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_STREQ(e.what(), "loom::callbacks::early_stopping: it watches val_loss, but no callback "
+                           "evaluated held-out data; give loom::callbacks::validation(data) "
+                           "before it, or watch Monitor::loss");
+  }
+}
+
+TEST(trainer, evaluates_metrics_and_predicts) {
+  auto const train = make_data(400, 1);
+  auto const test = make_data(200, 2);
+  T<SGD> trainer({.batch = 32, .lr = 0.1, .optimizer = {.momentum = 0.9}, .seed = 1});
+  trainer.fit(train, epochs(3));
+  metrics::TopK top1(1), top2(2);
+  metrics::ConfusionMatrix confusion(4);
+  auto const result = trainer.evaluate(test, top1, top2, confusion);
+  EXPECT_EQ(top1.count(), 200u);
+  EXPECT_DOUBLE_EQ(top1.accuracy(), result.accuracy());
+  EXPECT_DOUBLE_EQ(confusion.accuracy(), result.accuracy());
+  EXPECT_GE(top2.accuracy(), top1.accuracy());
+  // Evaluating again starts the metrics afresh.
+  trainer.evaluate(test, top1);
+  EXPECT_EQ(top1.count(), 200u);
+
+  // predict(): the outputs of every sample, whose arg-max classes are the confusion's.
+  auto const outputs = trainer.predict(test);
+  ASSERT_EQ(outputs.size(), 200u * 4);
+  auto const classes = T<SGD>::model_type::classes_of(outputs);
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    correct += classes[i] == test.targets()[i] ? 1 : 0;
+  }
+  EXPECT_EQ(correct, result.correct);
+  // The same from host arrays, in batches of the same size, then in batches that do not
+  // divide the samples (the GEMMs then round differently).
+  auto const features = test.features();
+  EXPECT_EQ(trainer.model().predict(features, 1000), outputs);
+  auto const again = trainer.model().predict(features, 7);
+  ASSERT_EQ(again.size(), outputs.size());
+  for (std::size_t k = 0; k < again.size(); ++k) {
+    EXPECT_NEAR(again[k], outputs[k], 1e-5f * (1 + std::abs(outputs[k]))) << k;
+  }
+  EXPECT_TRUE(trainer.model().training()) << "predict restores the mode";
+}
+
+TEST(trainer, a_regression_loss_has_no_accuracy_but_regression_metrics) {
+  using Linear = Sequential<Input<3>, Dense<2>>;
+  std::vector<float> x, y;
+  for (int i = 0; i < 32; ++i) {
+    x.insert(x.end(), {float(i % 5), float(i % 3), 1.0f});
+    y.insert(y.end(), {float(i % 5) - float(i % 3), 2.0f});
+  }
+  data::InMemoryDataset<float> data(x, 3, y, 2, "linear");
+  Trainer<Linear, MSE, Adam, SingleProcess, ExecutionSpace> trainer({.batch = 8, .lr = 0.05});
+  trainer.fit(data, epochs(100));
+  metrics::Regression regression;
+  auto const result = trainer.evaluate(data, regression);
+  EXPECT_NEAR(regression.mse(), result.mean(), 1e-6) << "MSE averages over the outputs too";
+  EXPECT_GT(regression.r2(), 0.99);
+  try {
+    (void)result.accuracy();
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_NE(std::string(e.what()).find("the loss is a regression loss (MSE), which has no "
+                                         "accuracy"),
+              std::string::npos);
+  }
+}
+
+} // namespace

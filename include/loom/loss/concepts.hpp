@@ -14,6 +14,8 @@
 //   Semantics: compute() returns the *sum* of per-sample losses, so that sums from ranks and
 //   micro-batches add up; the mean is sum / count.
 
+#include <loom/core/error.hpp>
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -29,13 +31,24 @@ struct LossValue {
   std::size_t correct = 0; ///< samples whose arg-max output is their label (classification)
   std::size_t invalid = 0; ///< samples whose label is outside [0, outputs): loss and
                            ///< gradient treat them as absent
+  bool regression = false; ///< from a regression loss (MSE): there is no accuracy
   double mean() const { return count ? sum / double(count) : 0.0; }
-  double accuracy() const { return count ? double(correct) / double(count) : 0.0; }
+  /// The fraction of samples classified correctly.
+  /// \throws loom::Error for a regression loss, which has no accuracy
+  double accuracy() const {
+    if (regression) {
+      detail::fail("loom::LossValue::accuracy: the loss is a regression loss (MSE), which has no "
+                   "accuracy; use mean() for the loss, or loom::metrics::Regression with "
+                   "Trainer::evaluate(data, metric) for MSE, MAE and R²");
+    }
+    return count ? double(correct) / double(count) : 0.0;
+  }
   LossValue& operator+=(LossValue const& other) {
     sum += other.sum;
     count += other.count;
     correct += other.correct;
     invalid += other.invalid;
+    regression = regression || other.regression;
     return *this;
   }
 };

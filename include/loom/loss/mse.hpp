@@ -50,6 +50,7 @@ struct MSE {
     LossValue value;
     value.sum = loss;
     value.count = static_cast<std::size_t>(rows);
+    value.regression = true;
     return value;
   }
 };

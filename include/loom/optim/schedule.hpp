@@ -87,6 +87,31 @@ public:
 
   Kind kind() const { return kind_; }
 
+  /// Whether the schedule's length is left to loom::Trainer (cosine with total_steps = 0):
+  /// the length of the fit that starts the training.
+  bool has_default_length() const { return kind_ == Kind::cosine && total_ == 0; }
+
+  /// The schedule's values, for checkpoints; from_parameters() rebuilds it.
+  struct Parameters {
+    Kind kind = Kind::constant;
+    std::uint64_t every = 1;
+    double gamma = 1.0;
+    std::uint64_t total = 0;
+    double min_factor = 0.0;
+    std::uint64_t warmup = 0;
+  };
+  Parameters parameters() const { return {kind_, every_, gamma_, total_, min_factor_, warmup_}; }
+  static LrSchedule from_parameters(Parameters const& p) {
+    LrSchedule s(p.kind);
+    s.every_ = p.every;
+    s.gamma_ = p.gamma;
+    s.total_ = p.total;
+    s.min_factor_ = p.min_factor;
+    s.warmup_ = p.warmup;
+    return s;
+  }
+  friend bool operator==(LrSchedule const&, LrSchedule const&) = default;
+
   /// "cosine(total 18750, min 0) after 500 warm-up steps"
   std::string describe() const {
     std::string out;

@@ -200,8 +200,11 @@ struct DataParallel {
       start_combine(local);
       return finish_combine();
     }
+    /// Sums values (a metric's sums()) over ranks, in place.
+    void sum(std::span<double> values) { comm_.all_reduce(values, comm::ReduceOp::sum); }
     /// combine() in two halves, so that the sum travels while backward runs.
     void start_combine(LossValue const& local) {
+      regression_ = local.regression;
       metrics_ = {local.sum, double(local.count), double(local.correct), double(local.invalid)};
       metrics_request_ = comm_.iall_reduce(std::span<double>(metrics_), comm::ReduceOp::sum);
     }
@@ -212,6 +215,7 @@ struct DataParallel {
       total.count = static_cast<std::size_t>(metrics_[1]);
       total.correct = static_cast<std::size_t>(metrics_[2]);
       total.invalid = static_cast<std::size_t>(metrics_[3]);
+      total.regression = regression_;
       return total;
     }
 
@@ -280,6 +284,7 @@ struct DataParallel {
     std::vector<comm::Request> requests_;
     std::size_t next_ = 0;
     std::array<double, 4> metrics_{};
+    bool regression_ = false;
     comm::Request metrics_request_;
   };
 };

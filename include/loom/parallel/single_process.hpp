@@ -6,6 +6,7 @@
 #include <loom/loss/concepts.hpp>
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,8 @@ struct SingleProcess {
     void finish_gradients(Model&) {}
     /// Sums a metric over processes.
     LossValue combine(LossValue const& local) const { return local; }
+    /// Sums values (a metric's sums()) over processes, in place.
+    void sum(std::span<double>) {}
     /// combine() in two halves, so that the sum can travel while backward runs.
     void start_combine(LossValue const& local) { pending_ = local; }
     LossValue finish_combine() const { return pending_; }

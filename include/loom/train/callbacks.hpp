@@ -1,13 +1,16 @@
 #pragma once
 
 // Callbacks for loom::Trainer::fit(): progress on the terminal, a JSON-lines metrics log,
-// checkpoints, and evaluation on held-out data after each epoch. A callback is any object
-// with some of the hooks Trainer::fit() documents; these are the ones loom ships.
+// checkpoints, evaluation on held-out data after each epoch, early stopping and a learning
+// rate that drops on a plateau. A callback is any object with some of the hooks
+// Trainer::fit() documents; these are the ones loom ships.
 
 #include <loom/core/error.hpp>
+#include <loom/io/bytes.hpp>
 #include <loom/loss/concepts.hpp>
 #include <loom/train/info.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -21,8 +24,10 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <termios.h>
 #include <unistd.h>
@@ -310,8 +315,10 @@ public:
     }
   }
 
+  /// Saves after the other callbacks' decisions of the epoch (early stopping, learning-rate
+  /// changes), so that the checkpoint holds them.
   template <class Trainer>
-  void on_epoch_end(Trainer& trainer, EpochInfo const& info) {
+  void on_epoch_save(Trainer& trainer, EpochInfo const& info) {
     if (directory_.empty() || options_.every_epochs == 0 ||
         (info.epoch + 1) % options_.every_epochs != 0) {
       return;
@@ -332,6 +339,266 @@ private:
 
 inline Checkpoint checkpoint(std::filesystem::path directory, CheckpointOptions options = {}) {
   return Checkpoint(std::move(directory), options);
+}
+
+/// \brief The quantity early_stopping() and reduce_lr_on_plateau() watch at the end of each
+///        epoch: the training loss or accuracy of the epoch, or the validation loss or
+///        accuracy (which need callbacks::validation() among the callbacks). Losses improve
+///        downwards, accuracies upwards.
+enum class Monitor { loss, accuracy, val_loss, val_accuracy };
+
+namespace detail {
+inline char const* monitor_name(Monitor monitor) {
+  switch (monitor) {
+  case Monitor::loss:
+    return "loss";
+  case Monitor::accuracy:
+    return "accuracy";
+  case Monitor::val_loss:
+    return "val_loss";
+  default:
+    return "val_accuracy";
+  }
+}
+
+inline bool higher_is_better(Monitor monitor) {
+  return monitor == Monitor::accuracy || monitor == Monitor::val_accuracy;
+}
+
+// The monitored value of an epoch, or an error naming the callback and what is missing.
+inline double monitored(EpochInfo const& info, Monitor monitor, char const* who) {
+  bool const validation = monitor == Monitor::val_loss || monitor == Monitor::val_accuracy;
+  if (validation && !info.validation) {
+    loom::detail::fail(who, ": it watches ", monitor_name(monitor),
+                       ", but no callback evaluated held-out data; give "
+                       "loom::callbacks::validation(data) before it, or watch Monitor::loss");
+  }
+  if (higher_is_better(monitor) && !info.classification) {
+    loom::detail::fail(who, ": it watches ", monitor_name(monitor),
+                       ", but the loss is a regression loss, which has no accuracy; watch "
+                       "Monitor::val_loss or Monitor::loss");
+  }
+  LossValue const& value = validation ? *info.validation : info.train;
+  return higher_is_better(monitor) ? value.accuracy() : value.mean();
+}
+
+// Whether `value` improves on `best` by more than min_delta (any value improves on none).
+inline bool improves(double value, std::optional<double> best, double min_delta, Monitor monitor) {
+  if (!std::isfinite(value)) {
+    return false;
+  }
+  if (!best) {
+    return true;
+  }
+  return higher_is_better(monitor) ? value > *best + min_delta : value < *best - min_delta;
+}
+
+inline void check_watch_options(char const* who, double min_delta) {
+  if (!(min_delta >= 0)) {
+    loom::detail::fail(who, ": min_delta must not be negative; got ", min_delta);
+  }
+}
+} // namespace detail
+
+/// \brief Options of early_stopping().
+struct EarlyStoppingOptions {
+  Monitor monitor = Monitor::val_loss; ///< what to watch
+  std::size_t patience = 5;            ///< epochs without improvement before stopping (≥ 1)
+  double min_delta = 0;                ///< an improvement is a change by more than this
+  bool restore_best = false;           ///< at the end of fit(), the best epoch's parameters
+};
+
+/// \brief Stops fit() when the watched quantity has not improved for `patience` epochs
+///        (Keras's EarlyStopping). With restore_best, the parameters and states of the best
+///        epoch are kept (on the host) and put back when fit() ends. Its state (the best
+///        value, the epochs since, the kept parameters) travels in the Trainer's checkpoints,
+///        so a resumed run stops where the original would have.
+class EarlyStopping {
+public:
+  explicit EarlyStopping(EarlyStoppingOptions options)
+      : options_(options) {
+    detail::check_watch_options("loom::callbacks::early_stopping", options_.min_delta);
+    if (options_.patience == 0) {
+      loom::detail::fail("loom::callbacks::early_stopping: patience must be at least 1 epoch");
+    }
+  }
+
+  template <class Trainer>
+  void on_fit_begin(Trainer& trainer, FitInfo const&) {
+    read(trainer.callback_state(state_name));
+  }
+
+  template <class Trainer>
+  void on_epoch_end(Trainer& trainer, EpochInfo const& info) {
+    double const value =
+        detail::monitored(info, options_.monitor, "loom::callbacks::early_stopping");
+    if (detail::improves(value, best_, options_.min_delta, options_.monitor)) {
+      best_ = value;
+      best_epoch_ = info.epoch;
+      waited_ = 0;
+      if (options_.restore_best) {
+        best_parameters_ = trainer.model().get_parameters();
+        best_states_ = trainer.model().get_states();
+      }
+    } else if (++waited_ >= options_.patience) {
+      stopped_epoch_ = info.epoch;
+      trainer.stop();
+    }
+    write(trainer.callback_state(state_name));
+  }
+
+  template <class Trainer>
+  void on_fit_end(Trainer& trainer) {
+    if (options_.restore_best && best_ && !best_parameters_.empty()) {
+      trainer.model().set_parameters(best_parameters_);
+      trainer.model().set_states(best_states_);
+    }
+  }
+
+  /// The best value seen, and the (0-based) epoch it was seen in; empty before the first.
+  std::optional<double> best() const { return best_; }
+  std::uint64_t best_epoch() const { return best_epoch_; }
+  /// The epoch after which it stopped fit(), if it did.
+  std::optional<std::uint64_t> stopped_epoch() const { return stopped_epoch_; }
+
+private:
+  static constexpr char const* state_name = "early_stopping";
+
+  void write(std::vector<std::byte>& state) const {
+    io::ByteWriter out;
+    out.write_u64(best_ ? 1 : 0);
+    out.write_f64(best_.value_or(0.0));
+    out.write_u64(best_epoch_);
+    out.write_u64(waited_);
+    out.write_array(best_parameters_);
+    out.write_array(best_states_);
+    state = out.take();
+  }
+  void read(std::vector<std::byte> const& state) {
+    if (state.empty()) {
+      return;
+    }
+    io::ByteReader in(state, "the state of loom::callbacks::early_stopping in the checkpoint");
+    bool const has_best = in.read_u64() != 0;
+    double const best = in.read_f64();
+    best_ = has_best ? std::optional<double>(best) : std::nullopt;
+    best_epoch_ = in.read_u64();
+    waited_ = static_cast<std::size_t>(in.read_u64());
+    best_parameters_ = in.read_array<float>();
+    best_states_ = in.read_array<float>();
+    in.expect_end();
+  }
+
+  EarlyStoppingOptions options_;
+  std::optional<double> best_;
+  std::uint64_t best_epoch_ = 0;
+  std::size_t waited_ = 0;
+  std::optional<std::uint64_t> stopped_epoch_;
+  std::vector<float> best_parameters_;
+  std::vector<float> best_states_;
+};
+
+inline EarlyStopping early_stopping(EarlyStoppingOptions options = {}) {
+  return EarlyStopping(options);
+}
+
+/// \brief Options of reduce_lr_on_plateau().
+struct ReduceLrOnPlateauOptions {
+  Monitor monitor = Monitor::val_loss; ///< what to watch
+  double factor = 0.1;                 ///< the learning rate is multiplied by it, in (0, 1)
+  std::size_t patience = 10;           ///< epochs without improvement before a reduction
+  double min_delta = 1e-4;             ///< an improvement is a change by more than this
+  std::size_t cooldown = 0;            ///< epochs after a reduction before watching again
+  double min_scale = 0;                ///< the learning rate's scale stays at or above it
+  bool verbose = true;                 ///< the root process prints each reduction
+};
+
+/// \brief Multiplies the learning rate by `factor` when the watched quantity has not
+///        improved for `patience` epochs (Keras's ReduceLROnPlateau, PyTorch's
+///        ReduceLROnPlateau with an absolute threshold). It sets Trainer::set_lr_scale(), which
+///        multiplies the schedule's rate from the next epoch on; the scale and this
+///        callback's counters travel in checkpoints.
+class ReduceLrOnPlateau {
+public:
+  explicit ReduceLrOnPlateau(ReduceLrOnPlateauOptions options)
+      : options_(options) {
+    char const* const who = "loom::callbacks::reduce_lr_on_plateau";
+    detail::check_watch_options(who, options_.min_delta);
+    if (!(options_.factor > 0 && options_.factor < 1) || !(options_.min_scale >= 0) ||
+        options_.patience == 0) {
+      loom::detail::fail(who, ": needs 0 < factor < 1, patience ≥ 1 and min_scale ≥ 0; got factor ",
+                         options_.factor, ", patience ", options_.patience, ", min_scale ",
+                         options_.min_scale);
+    }
+  }
+
+  template <class Trainer>
+  void on_fit_begin(Trainer& trainer, FitInfo const&) {
+    read(trainer.callback_state(state_name));
+  }
+
+  template <class Trainer>
+  void on_epoch_end(Trainer& trainer, EpochInfo const& info) {
+    double const value =
+        detail::monitored(info, options_.monitor, "loom::callbacks::reduce_lr_on_plateau");
+    if (detail::improves(value, best_, options_.min_delta, options_.monitor)) {
+      best_ = value;
+      waited_ = 0;
+    } else if (cooldown_left_ == 0) {
+      ++waited_;
+    }
+    if (cooldown_left_ > 0) {
+      --cooldown_left_;
+    }
+    if (waited_ >= options_.patience) {
+      double const scale = std::max(trainer.lr_scale() * options_.factor, options_.min_scale);
+      if (scale < trainer.lr_scale()) {
+        trainer.set_lr_scale(scale);
+        if (options_.verbose && trainer.is_root()) {
+          std::cout << "epoch " << info.epoch + 1 << ": " << detail::monitor_name(options_.monitor)
+                    << " has not improved for " << waited_
+                    << " epochs; the learning rate is scaled by " << scale << std::endl;
+        }
+      }
+      waited_ = 0;
+      cooldown_left_ = options_.cooldown;
+    }
+    write(trainer.callback_state(state_name));
+  }
+
+private:
+  static constexpr char const* state_name = "reduce_lr_on_plateau";
+
+  void write(std::vector<std::byte>& state) const {
+    io::ByteWriter out;
+    out.write_u64(best_ ? 1 : 0);
+    out.write_f64(best_.value_or(0.0));
+    out.write_u64(waited_);
+    out.write_u64(cooldown_left_);
+    state = out.take();
+  }
+  void read(std::vector<std::byte> const& state) {
+    if (state.empty()) {
+      return;
+    }
+    io::ByteReader in(state,
+                      "the state of loom::callbacks::reduce_lr_on_plateau in the checkpoint");
+    bool const has_best = in.read_u64() != 0;
+    double const best = in.read_f64();
+    best_ = has_best ? std::optional<double>(best) : std::nullopt;
+    waited_ = static_cast<std::size_t>(in.read_u64());
+    cooldown_left_ = static_cast<std::size_t>(in.read_u64());
+    in.expect_end();
+  }
+
+  ReduceLrOnPlateauOptions options_;
+  std::optional<double> best_;
+  std::size_t waited_ = 0;
+  std::size_t cooldown_left_ = 0;
+};
+
+inline ReduceLrOnPlateau reduce_lr_on_plateau(ReduceLrOnPlateauOptions options = {}) {
+  return ReduceLrOnPlateau(options);
 }
 
 /// \brief Evaluates the network on held-out data after each epoch; progress and the metrics

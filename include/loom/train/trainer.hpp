@@ -6,8 +6,10 @@
 #include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 #include <loom/data/concepts.hpp>
+#include <loom/data/loader.hpp>
 #include <loom/data/sampler.hpp>
 #include <loom/io/checkpoint.hpp>
+#include <loom/io/state.hpp>
 #include <loom/kernels/copy.hpp>
 #include <loom/loss/concepts.hpp>
 #include <loom/loss/mse.hpp>
@@ -18,6 +20,7 @@
 #include <loom/optim/sgd.hpp>
 #include <loom/parallel/single_process.hpp>
 #include <loom/train/info.hpp>
+#include <loom/train/metrics.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -27,7 +30,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -79,18 +84,13 @@ concept HasEpochEnd = requires(Callback& c, Trainer& t, EpochInfo const& i) {
   c.on_epoch_end(t, i);
 };
 template <class Callback, class Trainer>
+concept HasEpochSave = requires(Callback& c, Trainer& t, EpochInfo const& i) {
+  c.on_epoch_save(t, i);
+};
+template <class Callback, class Trainer>
 concept HasFitEnd = requires(Callback& c, Trainer& t) {
   c.on_fit_end(t);
 };
-
-/// FNV-1a: the model-type fingerprint in checkpoints.
-inline std::uint64_t fingerprint(std::string const& text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    hash = (hash ^ c) * 0x100000001b3ULL;
-  }
-  return hash;
-}
 
 template <class OptimizerType>
 constexpr bool check_optimizer() {
@@ -185,11 +185,15 @@ public:
 
   /// Trains until `epochs` epochs are complete, from where the Trainer stands (the start, or
   /// the position a loaded checkpoint recorded). Callbacks may define any of
-  /// on_fit_begin(trainer, FitInfo), on_batch_end(trainer, BatchInfo),
-  /// on_epoch_evaluate(trainer, EpochInfo&) (runs first), on_epoch_end(trainer, EpochInfo),
-  /// on_fit_end(trainer).
-  /// \throws loom::Error on data that does not fit the network and on a non-finite loss (the
-  ///         step is not applied; checkpoints written before stay as they are)
+  /// on_fit_begin(trainer, FitInfo), on_batch_end(trainer, BatchInfo), and at the end of each
+  /// epoch, in three rounds over all callbacks: on_epoch_evaluate(trainer, EpochInfo&)
+  /// (measures: validation), on_epoch_end(trainer, EpochInfo) (decides and reports: early
+  /// stopping, learning-rate changes, progress), on_epoch_save(trainer, EpochInfo)
+  /// (checkpoints, which then hold every decision of the epoch); and on_fit_end(trainer).
+  /// \throws loom::Error on data that does not fit the network, on a non-finite loss (the
+  ///         step is not applied; checkpoints written before stay as they are), and when a
+  ///         schedule whose length is the fit's (LrSchedule::cosine()) would change length
+  ///         in a training already started
   template <data::Dataset Data, class... Callbacks>
   void fit(Data const& data, Epochs epochs, Callbacks&&... callbacks) {
     runtime_.collectively([&] { check_data(data, "fit"); });
@@ -206,16 +210,16 @@ public:
     data::BatchPlan plan(data.size(), options_.batch, options_.seed, options_.shuffle);
     if (resumed_data_ &&
         (resumed_data_->first != data.size() || resumed_data_->second != options_.batch)) {
-      detail::fail("loom::Trainer::fit: the checkpoint ", describe_checkpoint(),
-                   " was written training on ", resumed_data_->first, " samples in batches of ",
-                   resumed_data_->second, ", but this run has ", data.size(),
-                   " samples in batches of ", options_.batch,
-                   "; resume with the same data and batch size");
+      fail_on_every_rank("loom::Trainer::fit: the checkpoint ", describe_checkpoint(),
+                         " was written training on ", resumed_data_->first,
+                         " samples in batches of ", resumed_data_->second, ", but this run has ",
+                         data.size(), " samples in batches of ", options_.batch,
+                         "; resume with the same data and batch size");
     }
     resumed_data_.reset();
     std::uint64_t const steps_per_epoch =
         (plan.num_batches() + options_.accumulate - 1) / options_.accumulate;
-    schedule_ = options_.schedule.with_default_length(steps_per_epoch * epochs.count);
+    fix_schedule_length(steps_per_epoch, epochs.count);
 
     FitInfo fit_info;
     fit_info.first_epoch = state_.epoch;
@@ -274,16 +278,29 @@ public:
       state_.batch = 0;
       (call_epoch_evaluate(callbacks, info), ...);
       (call_epoch_end(callbacks, info), ...);
+      (call_epoch_save(callbacks, info), ...);
       --state_.epoch; // the loop's increment
     }
     (call_fit_end(callbacks), ...);
   }
 
   /// The mean loss and (for classification) accuracy of the network on `data`, in
-  /// evaluation mode (dropout off), in batches of options().eval_batch.
-  template <data::Dataset Data>
-  LossValue evaluate(Data const& data) {
+  /// evaluation mode (dropout off), in batches of options().eval_batch. Metrics given after
+  /// the data (loom::metrics::TopK, ConfusionMatrix, Regression, or any metrics::Metric) are
+  /// reset, then accumulated over the same samples, over every process:
+  /// \code
+  /// loom::metrics::TopK top5(5);
+  /// loom::metrics::ConfusionMatrix confusion(10);
+  /// auto result = trainer.evaluate(test, top5, confusion);  // result.accuracy(), top5.accuracy()
+  /// \endcode
+  template <data::Dataset Data, metrics::Metric... Metrics>
+  LossValue evaluate(Data const& data, Metrics&... metrics) {
+    static_assert((std::is_same_v<typename Metrics::target_type, target_type> && ...),
+                  "loom::Trainer::evaluate(data, metrics...): a metric's target_type must be the "
+                  "loss's (metrics::TopK and metrics::ConfusionMatrix take class labels, "
+                  "metrics::Regression float targets)");
     runtime_.collectively([&] { check_data(data, "evaluate"); });
+    (metrics.reset(), ...);
     bool const was_training = model_.training();
     model_.eval();
     LossValue total;
@@ -300,38 +317,46 @@ public:
       if (mine.empty()) {
         continue;
       }
-      auto const [x, y] = load_batch(data, mine);
-      auto const output = model_.forward(x);
-      total += compute_loss(output, y, 1.0 / double(rows));
+      auto const batch_data = buffers_.gather(data, mine);
+      auto const output = model_.forward(batch_data.x);
+      total += compute_loss(output, batch_data, 1.0 / double(rows));
+      if constexpr (classification) {
+        (metrics.update(model_.space(), output, batch_data.labels()), ...);
+      } else {
+        (metrics.update(model_.space(), output, batch_data.targets), ...);
+      }
     }
     model_.train(was_training);
     total = runtime_.combine(total);
+    (runtime_.sum(metrics.sums()), ...);
     check_targets(total, data, "evaluate");
     return total;
   }
 
+  /// The network's outputs for every sample of `data`, in its order, on the host:
+  /// data.size() × outputs values, row-major (Model::predict; classes with
+  /// model_type::classes_of()). In evaluation mode, in batches of options().eval_batch; each
+  /// process computes all of them, without communicating.
+  template <data::Dataset Data>
+  std::vector<float> predict(Data const& data) {
+    return model_.predict(data, options_.eval_batch);
+  }
+
   /// Writes a checkpoint (atomically: a temporary file, then a rename): the model type,
   /// parameters and states (running statistics), the optimizer state, the dropout stream, the
-  /// data order and position. With several processes rank 0 writes it (every rank holds the
-  /// same parameters; batch norm's running statistics are rank 0's); every rank calls save()
-  /// and learns of a failure.
+  /// data order and position, the learning-rate schedule and the state of callbacks (early
+  /// stopping, plateaus). With several processes rank 0 writes it (every rank holds the same
+  /// parameters; batch norm's running statistics are rank 0's); every rank calls save() and
+  /// learns of a failure.
   void save(std::filesystem::path const& path) {
     runtime_.collectively([&] {
       if (runtime_.is_root()) {
         io::CheckpointWriter writer;
-        writer.add("model", model_section());
-        io::ByteWriter params;
-        params.write_array(detail::to_host(model_.parameters()));
-        writer.add("parameters", std::move(params));
-        if constexpr (model_type::num_states > 0) {
-          // Untrained state (batch norm's running statistics). Under DataParallel each rank
-          // updates its own from its part of the batch; rank 0's are saved.
-          io::ByteWriter states;
-          states.write_array(detail::to_host(model_.states()));
-          writer.add("states", std::move(states));
-        }
-        writer.add("optimizer", optimizer_section());
+        io::detail::add_model(writer, model_);
+        io::detail::add_optimizer(writer, optimizer_);
         writer.add("trainer", trainer_section());
+        writer.add("schedule", schedule_section());
+        writer.add("callbacks", callbacks_section());
         writer.write(path);
       }
     });
@@ -341,9 +366,11 @@ public:
 
   /// Restores what save() wrote, at any number of processes (rank 0 reads the file and
   /// passes it on); the next fit() continues where that run stood. Nothing changes when the
-  /// checkpoint is refused.
-  /// \throws loom::Error naming the file when it is missing, damaged, or holds another model
-  ///         type or optimizer
+  /// checkpoint is refused. To start a new training from a checkpoint's weights instead
+  /// (another schedule, optimizer or data), load them into the model alone:
+  /// io::load(path, trainer.model()).
+  /// \throws loom::Error naming the file when it is missing, damaged, holds another model
+  ///         type or optimizer, or was written with another seed, shuffling or schedule
   void load(std::filesystem::path const& path) {
     std::vector<std::byte> bytes = runtime_.collectively([&] {
       return runtime_.is_root() ? io::CheckpointReader::read_contents(path)
@@ -355,34 +382,88 @@ public:
       return read_checkpoint(reader);
     });
     // Everything was read and checked: apply it.
-    detail::from_host(model_.parameters(), restored.parameters);
-    if constexpr (model_type::num_states > 0) {
-      detail::from_host(model_.states(), restored.states);
-    }
-    model_.set_seed(restored.model_seed);
-    model_.set_step(restored.model_step);
-    for (std::size_t b = 0; b < optimizer_.buffers().size(); ++b) {
-      detail::from_host(optimizer_.buffers()[b].view, restored.optimizer_buffers[b]);
-    }
-    optimizer_.set_steps(restored.optimizer_steps);
+    io::detail::restore_model(model_, restored.model);
+    io::detail::restore_optimizer(optimizer_, restored.optimizer);
     state_ = restored.state;
+    schedule_length_ = restored.schedule_length;
+    lr_scale_ = restored.lr_scale;
+    callback_state_ = std::move(restored.callbacks);
     resumed_data_ = restored.data;
     last_checkpoint_ = path;
     last_checkpoint_state_ = state_;
   }
 
-  /// The learning rate of the next optimizer step.
-  double current_lr() const { return options_.lr * schedule_.factor(state_.step); }
+  /// The learning rate of the next optimizer step: lr × lr_scale() × the schedule's factor.
+  double current_lr() const {
+    return options_.lr * lr_scale_ * current_schedule().factor(state_.step);
+  }
+
+  /// A factor on the learning rate that callbacks change (callbacks::reduce_lr_on_plateau);
+  /// checkpoints keep it. 1 at the start.
+  double lr_scale() const { return lr_scale_; }
+  void set_lr_scale(double scale) {
+    if (!(scale >= 0)) {
+      detail::fail("loom::Trainer::set_lr_scale: the scale must not be negative; got ", scale);
+    }
+    lr_scale_ = scale;
+  }
+
+  /// The state of a callback, kept under a name of its choosing ("early_stopping"), saved in
+  /// checkpoints and restored by load(): what makes a resumed run continue as the original
+  /// would have. Empty until the callback writes it.
+  std::vector<std::byte>& callback_state(std::string const& name) { return callback_state_[name]; }
 
   /// A fingerprint of the network type and scalar, stored in checkpoints.
-  static std::uint64_t model_fingerprint() { return detail::fingerprint(model_identity()); }
+  static std::uint64_t model_fingerprint() {
+    return io::detail::fingerprint(model_type::identity());
+  }
 
 private:
   using runtime_type = typename Strategy::template runtime<model_type>;
-  using batch_view = Kokkos::View<float**, Kokkos::LayoutRight, memory_space>;
-  using target_view = Kokkos::View<target_type*, memory_space>;
+  using batch_type = data::Batch<float, target_type, memory_space>;
 
-  static std::string model_identity() { return Net::name() + " (float)"; }
+  static std::string model_identity() { return model_type::identity(); }
+
+  // Throws a loom::Error that every process raises at this point (the checks on values all
+  // processes share: combined losses, the checkpoint every rank read), so that each may end
+  // normally (Environment::run).
+  template <class... Parts>
+  [[noreturn]] static void fail_on_every_rank(Parts const&... parts) {
+    detail::fail_collective(detail::concat(parts...));
+  }
+
+  // The schedule with its length: the length of the fit that started the training where
+  // the schedule leaves it to the Trainer.
+  LrSchedule current_schedule() const {
+    return schedule_length_ ? options_.schedule.with_default_length(*schedule_length_)
+                            : options_.schedule;
+  }
+
+  // A schedule whose length is the fit's (LrSchedule::cosine()) takes it from the first fit
+  // of a training; a later fit (in this process or resumed from a checkpoint) that would
+  // give it another length stops, since the learning rates of the steps to come would
+  // differ from those of the training that was started.
+  void fix_schedule_length(std::uint64_t steps_per_epoch, std::uint64_t epochs) {
+    if (!options_.schedule.has_default_length()) {
+      return;
+    }
+    std::uint64_t const length = steps_per_epoch * epochs;
+    if (schedule_length_ && *schedule_length_ != length) {
+      std::uint64_t const fixed = *schedule_length_;
+      std::string const started = fixed % steps_per_epoch == 0
+                                      ? detail::concat("fit(epochs(", fixed / steps_per_epoch, "))")
+                                      : detail::concat("a fit of ", fixed, " steps");
+      fail_on_every_rank(
+          "loom::Trainer::fit: the learning-rate schedule ", options_.schedule.describe(),
+          " spans the whole training, whose length ", started, " fixed at ", fixed,
+          " steps when it started", last_checkpoint_ ? " (checkpoint " : "",
+          last_checkpoint_ ? describe_checkpoint() : std::string(), last_checkpoint_ ? ")" : "",
+          "; fit(epochs(", epochs, ")) of ", steps_per_epoch, " steps each would make it ", length,
+          " steps and change the learning rates still to come. Continue with ", started,
+          ", or give the schedule its length, e.g. LrSchedule::cosine(", length, ")");
+    }
+    schedule_length_ = length;
+  }
 
   // Every process checks it runs what rank 0 runs, then starts from rank 0's parameters.
   void start() {
@@ -460,45 +541,22 @@ private:
   template <class Data>
   void check_targets(LossValue const& value, Data const& data, char const* what) const {
     if (value.invalid > 0) {
-      detail::fail("loom::Trainer::", what, ": ", value.invalid, " samples of '", data.source(),
-                   "' have labels outside [0, ", outputs, ")");
+      fail_on_every_rank("loom::Trainer::", what, ": ", value.invalid, " samples of '",
+                         data.source(), "' have labels outside [0, ", outputs, ")");
     }
-  }
-
-  // Gathers samples into the batch buffers, on the device when the model runs there.
-  template <class Data>
-  std::pair<batch_view, target_view> load_batch(Data const& data,
-                                                std::span<std::size_t const> indices) {
-    std::size_t const rows = indices.size();
-    if (rows > capacity_) {
-      capacity_ = rows;
-      x_ = batch_view(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Trainer::x"), rows,
-                      Net::input_shape::size);
-      y_ = target_view(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Trainer::y"),
-                       rows * targets_per_sample);
-      x_host_ = Kokkos::create_mirror_view(x_);
-      y_host_ = Kokkos::create_mirror_view(y_);
-    }
-    data.gather(indices, x_host_.data(), y_host_.data());
-    batch_view x(x_, std::make_pair(std::size_t{0}, rows), Kokkos::ALL);
-    target_view y(y_, std::make_pair(std::size_t{0}, rows * targets_per_sample));
-    if constexpr (!is_host_accessible<memory_space>) {
-      Kokkos::deep_copy(
-          x, Kokkos::subview(x_host_, std::make_pair(std::size_t{0}, rows), Kokkos::ALL));
-      Kokkos::deep_copy(
-          y, Kokkos::subview(y_host_, std::make_pair(std::size_t{0}, rows * targets_per_sample)));
-    }
-    return {x, y};
   }
 
   template <class Output>
-  LossValue compute_loss(Output const& output, target_view const& y, double scale) {
+  LossValue compute_loss(Output const& output, batch_type const& batch, double scale) {
+    LossValue value;
     if constexpr (classification) {
-      return loss_impl::compute(model_.space(), output, y, model_.output_gradient(), scale);
+      value = loss_impl::compute(model_.space(), output, batch.labels(), model_.output_gradient(),
+                                 scale);
     } else {
-      MatrixSlice<target_type const, memory_space> targets(y.data(), output.extent(0), outputs);
-      return loss_impl::compute(model_.space(), output, targets, model_.output_gradient(), scale);
+      MatrixSlice<target_type const, memory_space> const targets = batch.targets;
+      value = loss_impl::compute(model_.space(), output, targets, model_.output_gradient(), scale);
     }
+    return value;
   }
 
   // One optimizer step over global batches [first, last) of the plan (several when
@@ -518,9 +576,9 @@ private:
       model_.set_sample_offset(b * options_.batch + range.begin);
       std::span<std::size_t const> mine(global.data() + range.begin, range.size());
       if (!mine.empty()) {
-        auto const [x, y] = load_batch(data, mine);
-        auto const output = model_.forward(x);
-        local_loss += compute_loss(output, y, 1.0 / double(rows_total));
+        auto const batch = buffers_.gather(data, mine);
+        auto const output = model_.forward(batch.x);
+        local_loss += compute_loss(output, batch, 1.0 / double(rows_total));
       } else if (b == first) {
         // A short last batch can leave a process without samples: it contributes nothing and
         // takes part in every collective like the others.
@@ -594,10 +652,10 @@ private:
     if (last_checkpoint_) {
       kept = detail::concat("the last checkpoint, ", describe_checkpoint(), ", is intact");
     }
-    detail::fail("loom::Trainer::fit: the loss became ", loss, " in epoch ", state_.epoch + 1,
-                 ", batch ", batch + 1, " of ", batches, " (optimizer step ", state_.step + 1,
-                 "); training stopped before this step changed the parameters, and ", kept,
-                 ". Lower the learning rate, set clip_norm, or check the data for NaN/Inf");
+    fail_on_every_rank("loom::Trainer::fit: the loss became ", loss, " in epoch ", state_.epoch + 1,
+                       ", batch ", batch + 1, " of ", batches, " (optimizer step ", state_.step + 1,
+                       "); training stopped before this step changed the parameters, and ", kept,
+                       ". Lower the learning rate, set clip_norm, or check the data for NaN/Inf");
   }
 
   std::string describe_checkpoint() const {
@@ -609,132 +667,99 @@ private:
                           ")");
   }
 
-  io::ByteWriter model_section() const {
-    io::ByteWriter out;
-    out.write_string(model_identity());
-    out.write_u64(model_fingerprint());
-    out.write_u64(model_type::num_parameters);
-    std::vector<std::uint64_t> offsets(model_type::parameter_offsets.begin(),
-                                       model_type::parameter_offsets.end());
-    out.write_array(offsets);
-    out.write_u64(model_.seed());
-    out.write_u64(model_.step());
-    return out;
-  }
-
   // What a checkpoint holds, read and checked before any of it is applied.
   struct Restored {
-    std::vector<float> parameters;
-    std::vector<float> states;
-    std::uint64_t model_seed = 0;
-    std::uint64_t model_step = 0;
-    std::uint64_t optimizer_steps = 0;
-    std::vector<std::vector<float>> optimizer_buffers;
+    io::detail::ModelContents<float> model;
+    io::detail::OptimizerContents<float> optimizer;
     TrainingState state;
     std::pair<std::size_t, std::size_t> data;
+    std::optional<std::uint64_t> schedule_length;
+    double lr_scale = 1.0;
+    std::map<std::string, std::vector<std::byte>> callbacks;
   };
 
   Restored read_checkpoint(io::CheckpointReader const& reader) const {
     Restored restored;
-    read_model_section(reader, restored);
-    {
-      auto section = reader.section("parameters");
-      restored.parameters = section.template read_array<float>();
-      section.expect_end();
-    }
-    if (restored.parameters.size() != model_type::num_parameters) {
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ",
-                   restored.parameters.size(), " parameters; the model has ",
-                   model_type::num_parameters);
-    }
-    read_states_section(reader, restored);
-    read_optimizer_section(reader, restored);
+    char const* const who = "loom::Trainer::load";
+    restored.model = io::detail::read_model<model_type>(reader, who, "this trainer's model");
+    restored.optimizer = io::detail::read_optimizer(reader, optimizer_, who, "this trainer uses");
     read_trainer_section(reader, restored);
+    // Checkpoints of loom before 0.1's schedule and callback sections hold neither.
+    if (reader.has("schedule")) {
+      read_schedule_section(reader, restored);
+    }
+    if (reader.has("callbacks")) {
+      read_callbacks_section(reader, restored);
+    }
     return restored;
   }
 
-  void read_model_section(io::CheckpointReader const& reader, Restored& restored) const {
-    auto in = reader.section("model");
-    std::string const identity = in.read_string();
-    std::uint64_t const fingerprint = in.read_u64();
-    if (identity != model_identity() || fingerprint != model_fingerprint()) {
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
-                   "' was written for the model ", identity, ", but this trainer's model is ",
-                   model_identity(), "; load it into a Trainer of the model it was written for");
-    }
-    if (in.read_u64() != model_type::num_parameters ||
-        in.template read_array<std::uint64_t>().size() != model_type::num_stages) {
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
-                   "' describes the parameters of ", identity,
-                   " differently from this build of loom");
-    }
-    restored.model_seed = in.read_u64();
-    restored.model_step = in.read_u64();
-    in.expect_end();
-  }
-
-  // Models without state (most) write no "states" section and ignore one.
-  void read_states_section(io::CheckpointReader const& reader, Restored& restored) const {
-    if constexpr (model_type::num_states > 0) {
-      if (!reader.has("states")) {
-        detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
-                     "' has no section 'states', but this trainer's model keeps ",
-                     model_type::num_states,
-                     " state values (running statistics); it was not written by a Trainer of "
-                     "this model");
-      }
-      auto section = reader.section("states");
-      restored.states = section.template read_array<float>();
-      section.expect_end();
-      if (restored.states.size() != model_type::num_states) {
-        detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ",
-                     restored.states.size(), " state values; the model has ",
-                     model_type::num_states);
-      }
-    }
-  }
-
-  io::ByteWriter optimizer_section() const {
+  // The schedule as configured (checked on load), the length a fit gave it, the scale.
+  io::ByteWriter schedule_section() const {
     io::ByteWriter out;
-    out.write_string(optimizer_impl::name());
-    out.write_u64(optimizer_.steps());
-    out.write_u64(optimizer_.buffers().size());
-    for (auto const& buffer : optimizer_.buffers()) {
-      out.write_string(buffer.name);
-      out.write_array(detail::to_host(buffer.view));
+    auto const p = options_.schedule.parameters();
+    out.write_u64(static_cast<std::uint64_t>(p.kind));
+    out.write_u64(p.every);
+    out.write_f64(p.gamma);
+    out.write_u64(p.total);
+    out.write_f64(p.min_factor);
+    out.write_u64(p.warmup);
+    out.write_u64(schedule_length_.value_or(0));
+    out.write_f64(lr_scale_);
+    return out;
+  }
+
+  void read_schedule_section(io::CheckpointReader const& reader, Restored& restored) const {
+    auto in = reader.section("schedule");
+    LrSchedule::Parameters p;
+    std::uint64_t const kind = in.read_u64();
+    p.every = in.read_u64();
+    p.gamma = in.read_f64();
+    p.total = in.read_u64();
+    p.min_factor = in.read_f64();
+    p.warmup = in.read_u64();
+    std::uint64_t const length = in.read_u64();
+    restored.lr_scale = in.read_f64();
+    in.expect_end();
+    p.kind = static_cast<LrSchedule::Kind>(kind);
+    if (kind > static_cast<std::uint64_t>(LrSchedule::Kind::cosine) ||
+        !(LrSchedule::from_parameters(p) == options_.schedule)) {
+      std::string const theirs = kind > static_cast<std::uint64_t>(LrSchedule::Kind::cosine)
+                                     ? std::string("an unknown schedule")
+                                     : LrSchedule::from_parameters(p).describe();
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
+                   "' was written with the learning-rate schedule ", theirs, "; this trainer has ",
+                   options_.schedule.describe(),
+                   "; resume with the same schedule to continue the same training, or load the "
+                   "weights alone with io::load(path, trainer.model())");
+    }
+    if (!(restored.lr_scale >= 0)) {
+      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
+                   "' holds the learning-rate scale ", restored.lr_scale, "; it is damaged");
+    }
+    if (length > 0) {
+      restored.schedule_length = length;
+    }
+  }
+
+  io::ByteWriter callbacks_section() const {
+    io::ByteWriter out;
+    out.write_u64(callback_state_.size());
+    for (auto const& [name, bytes] : callback_state_) {
+      out.write_string(name);
+      out.write_array(bytes);
     }
     return out;
   }
 
-  void read_optimizer_section(io::CheckpointReader const& reader, Restored& restored) const {
-    auto in = reader.section("optimizer");
-    std::string const name = in.read_string();
-    if (name != optimizer_impl::name()) {
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
-                   "' holds the state of optimizer ", name, ", but this trainer uses ",
-                   optimizer_impl::name());
-    }
-    std::uint64_t const steps = in.read_u64();
+  void read_callbacks_section(io::CheckpointReader const& reader, Restored& restored) const {
+    auto in = reader.section("callbacks");
     std::uint64_t const count = in.read_u64();
-    if (count != optimizer_.buffers().size()) {
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ", count,
-                   " state buffers of ", name, "; this build of loom has ",
-                   optimizer_.buffers().size());
-    }
-    for (auto const& buffer : optimizer_.buffers()) {
-      std::string const buffer_name = in.read_string();
-      auto const values = in.template read_array<float>();
-      if (buffer_name != buffer.name || values.size() != buffer.view.extent(0)) {
-        detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(), "' holds ", name,
-                     " state '", buffer_name, "' of ", values.size(),
-                     " values where this trainer keeps '", buffer.name, "' of ",
-                     buffer.view.extent(0),
-                     " (were the optimizer options, e.g. momentum, different?)");
-      }
-      restored.optimizer_buffers.push_back(values);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      std::string name = in.read_string();
+      restored.callbacks[std::move(name)] = in.template read_array<std::byte>();
     }
     in.expect_end();
-    restored.optimizer_steps = steps;
   }
 
   io::ByteWriter trainer_section() const {
@@ -797,6 +822,12 @@ private:
     }
   }
   template <class C>
+  void call_epoch_save(C& c, EpochInfo const& info) {
+    if constexpr (detail::HasEpochSave<C, Trainer>) {
+      c.on_epoch_save(*this, info);
+    }
+  }
+  template <class C>
   void call_fit_end(C& c) {
     if constexpr (detail::HasFitEnd<C, Trainer>) {
       c.on_fit_end(*this);
@@ -807,18 +838,16 @@ private:
   model_type model_;
   optimizer_state optimizer_;
   runtime_type runtime_;
-  LrSchedule schedule_ = LrSchedule::constant();
   TrainingState state_;
+  std::optional<std::uint64_t> schedule_length_; // set by the first fit (or a checkpoint)
+  double lr_scale_ = 1.0;
+  std::map<std::string, std::vector<std::byte>> callback_state_;
   std::optional<std::filesystem::path> last_checkpoint_;
   TrainingState last_checkpoint_state_;
   std::optional<std::pair<std::size_t, std::size_t>> resumed_data_;
   std::uint64_t data_size_hint_ = 0;
-  std::size_t capacity_ = 0;
   bool stop_requested_ = false;
-  batch_view x_;
-  target_view y_;
-  typename batch_view::host_mirror_type x_host_;
-  typename target_view::host_mirror_type y_host_;
+  data::BatchBuffers<float, target_type, memory_space> buffers_;
 };
 
 } // namespace loom
