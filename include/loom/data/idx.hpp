@@ -152,13 +152,16 @@ inline std::vector<std::uint8_t> read_idx_data(CompressedFile& file, std::size_t
                                                std::string const& what) {
   std::size_t const header_bytes = file.bytes_read();
   std::vector<std::uint8_t> data;
-  // Grow as the data arrives, so that a corrupt header claiming terabytes fails with
-  // "truncated" instead of allocating them.
+  // When the file's size (or gzip trailer) agrees with the header, allocate once and
+  // decompress straight into place. Otherwise grow as the data arrives, so that a corrupt
+  // header claiming terabytes fails with "truncated" instead of allocating them.
   constexpr std::size_t chunk = std::size_t{1} << 24;
-  data.reserve(std::min(bytes, chunk));
+  bool const stated = bytes <= std::numeric_limits<std::uint64_t>::max() - header_bytes &&
+                      file.states_size(std::uint64_t{header_bytes} + bytes);
+  data.reserve(stated ? bytes : std::min(bytes, chunk));
   while (data.size() < bytes) {
     std::size_t const have = data.size();
-    std::size_t const want = std::min(bytes - have, chunk);
+    std::size_t const want = stated ? bytes - have : std::min(bytes - have, chunk);
     data.resize(have + want);
     std::size_t const got = file.read(data.data() + have, want);
     if (got < want) {
