@@ -19,6 +19,7 @@
 #include <loom/data/concepts.hpp>
 #include <loom/data/csv.hpp>
 #include <loom/data/fashion_mnist.hpp>
+#include <loom/data/feature_transform.hpp>
 #include <loom/data/idx.hpp>
 #include <loom/data/in_memory.hpp>
 #include <loom/data/normalize.hpp>

@@ -113,6 +113,18 @@ inline Bytes idx_labels(Bytes const& labels) {
   return out;
 }
 
+/// Every sample of a dataset as gather() gives it: size() × sample_size() floats.
+template <class Data>
+std::vector<float> gathered(Data const& data) {
+  std::vector<std::size_t> all(data.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    all[i] = i;
+  }
+  std::vector<float> x(data.size() * data.sample_size());
+  data.gather(all, x.data(), nullptr);
+  return x;
+}
+
 /// Whether `text` contains `part` (for EXPECT_PRED_FORMAT2: prints both when it does not).
 inline ::testing::AssertionResult contains(char const* text_expr, char const* part_expr,
                                            std::string const& text, std::string const& part) {

@@ -16,7 +16,8 @@ using loom::test::error_message;
 using loom::test::TempDir;
 
 std::vector<float> features_of(auto const& data) {
-  return std::vector<float>(data.features().begin(), data.features().end());
+  auto const stored = data.template stored_features<float>(); // CSV features are floats
+  return std::vector<float>(stored.begin(), stored.end());
 }
 template <class Target>
 std::vector<Target> targets_of(loom::data::InMemoryDataset<Target> const& data) {

@@ -160,14 +160,18 @@ TEST(DataFashionMnist, RealDataset) {
     for (std::size_t c = 0; c < 10; ++c) {
       EXPECT_EQ(per_class[c], count / 10) << split << " class " << c; // balanced
     }
-    float lo = 1;
-    float hi = 0;
-    for (float pixel : data.features()) {
-      lo = std::min(lo, pixel);
-      hi = std::max(hi, pixel);
+    // Pixels stay bytes (one per pixel, not a float copy) and are scaled into [0, 1] as
+    // they are gathered.
+    auto const pixels = data.stored_features<std::uint8_t>();
+    ASSERT_EQ(pixels.size(), count * 784u);
+    EXPECT_EQ(*std::min_element(pixels.begin(), pixels.end()), 0);
+    EXPECT_EQ(*std::max_element(pixels.begin(), pixels.end()), 255);
+    EXPECT_EQ(data.transform()(0, 0), 0.0f);
+    EXPECT_EQ(data.transform()(255, 0), 1.0f);
+    auto const first = data.sample(0);
+    for (std::size_t p = 0; p < 784; ++p) {
+      ASSERT_EQ(first[p], static_cast<float>(pixels[p]) / 255.0f) << split << " pixel " << p;
     }
-    EXPECT_EQ(lo, 0.0f);
-    EXPECT_EQ(hi, 1.0f);
     EXPECT_EQ(data.target(0)[0], 9) << split; // the first image of each split is an ankle boot
   }
 }

@@ -91,6 +91,40 @@ TEST(DataIdx, LoadIdxScalesPixelsAndKeepsLabels) {
   EXPECT_EQ(checked.size(), 3u);
 }
 
+TEST(DataIdx, LoadIdxKeepsPixelsAsBytes) {
+  TempDir dir;
+  loom::test::write_gzip(dir.file("img.gz"), five_images());
+  loom::test::write_bytes(dir.file("lbl"), five_labels());
+  auto const data = loom::data::load_idx(dir.file("img.gz"), dir.file("lbl"));
+  ASSERT_TRUE(data.stores<std::uint8_t>());
+  auto const pixels = data.stored_features<std::uint8_t>();
+  ASSERT_EQ(pixels.size(), 60u);
+  EXPECT_EQ(pixels[13], 51);
+  EXPECT_EQ(pixels[59], 211);
+  EXPECT_EQ(data.transform().scale()[0], 255.0);
+  EXPECT_EQ(data.transform().center()[0], 0.0);
+  EXPECT_EQ(data.sample(4)[11], 211.0f / 255.0f);
+  auto const raw = loom::data::load_idx(dir.file("img.gz"), dir.file("lbl"), {.scale = false});
+  EXPECT_TRUE(raw.transform().is_identity());
+  EXPECT_EQ(raw.sample(4)[11], 211.0f);
+}
+
+TEST(DataIdx, GzipWhoseTrailerDoesNotGiveTheSizeIsReadInPieces) {
+  // Two gzip members one after the other (as `cat a.gz b.gz` makes): the trailer at the end
+  // gives only the second member's size, so the reader cannot allocate from it.
+  TempDir dir;
+  Bytes const whole = five_images();
+  Bytes const head(whole.begin(), whole.begin() + 20);
+  Bytes const tail(whole.begin() + 20, whole.end());
+  loom::test::write_gzip(dir.file("a.gz"), head);
+  loom::test::write_gzip(dir.file("b.gz"), tail);
+  Bytes joined = loom::test::read_bytes(dir.file("a.gz"));
+  Bytes const second = loom::test::read_bytes(dir.file("b.gz"));
+  joined.insert(joined.end(), second.begin(), second.end());
+  loom::test::write_bytes(dir.file("joined.gz"), joined);
+  check_five_images(loom::data::read_idx_images(dir.file("joined.gz")), dir.file("joined.gz"));
+}
+
 TEST(DataIdx, EmptyIdxFilesGiveAnEmptyDataset) {
   TempDir dir;
   loom::test::write_bytes(dir.file("img"), loom::test::idx_images(0, 28, 28, {}));

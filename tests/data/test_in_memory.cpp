@@ -33,7 +33,9 @@ TEST(DataInMemory, Accessors) {
   EXPECT_EQ(data.target_size(), 1u);
   EXPECT_EQ(data.source(), "four.csv");
   EXPECT_EQ(data.num_classes(), 2u);
-  EXPECT_EQ(data.features().size(), 12u);
+  EXPECT_TRUE(data.stores<float>());
+  EXPECT_EQ(data.stored_features<float>().size(), 12u);
+  EXPECT_TRUE(data.transform().is_identity());
   EXPECT_EQ(data.targets().size(), 4u);
   EXPECT_EQ(data.sample(2)[1], 21.0f);
   EXPECT_EQ(data.target(3)[0], 1);
@@ -96,7 +98,7 @@ TEST(DataInMemory, Subset) {
   EXPECT_EQ(middle.target(0)[0], 1);
   EXPECT_EQ(middle.source(), "four.csv[1:3]");
   EXPECT_EQ(data.subset(4, 0).size(), 0u);
-  EXPECT_EQ(data.subset(0, 4).features().size(), 12u);
+  EXPECT_EQ(data.subset(0, 4).stored_features<float>().size(), 12u);
 
   auto const message = error_message([&] { (void)data.subset(3, 2); });
   LOOM_EXPECT_CONTAINS(message, "loom::data::InMemoryDataset::subset: samples [3, 5)");
@@ -113,10 +115,94 @@ TEST(DataInMemory, SampleOutOfRangeThrows) {
                        "InMemoryDataset::target: sample index 7");
 }
 
-TEST(DataInMemory, FeaturesAreWritable) {
-  auto data = four_samples();
-  data.features()[0] = -1;
-  EXPECT_EQ(data.sample(0)[0], -1.0f);
+TEST(DataInMemory, SubsetsAndCopiesAreViewsOfTheSameStorage) {
+  std::vector<std::size_t> const first{0};
+  std::vector<float> x(3);
+  InMemoryDataset<std::int32_t> middle;
+  float const* stored = nullptr;
+  {
+    auto const data = four_samples();
+    stored = data.stored_features<float>().data();
+    auto const copy = data;
+    EXPECT_EQ(copy.stored_features<float>().data(), stored);
+    middle = data.subset(1, 2);
+    EXPECT_EQ(middle.stored_features<float>().data(), stored + 3); // sample 1 of the parent
+    EXPECT_EQ(middle.targets().data(), data.targets().data() + 1);
+    auto const last = middle.subset(1, 1); // a subset of a subset: sample 2 of the parent
+    EXPECT_EQ(last.stored_features<float>().data(), stored + 6);
+    EXPECT_EQ(last.source(), "four.csv[1:3][1:2]");
+    last.gather(first, x.data(), nullptr);
+    EXPECT_EQ(x, (std::vector<float>{20, 21, 22}));
+  }
+  // The view keeps the storage alive after its parent is gone.
+  EXPECT_EQ(middle.stored_features<float>().data(), stored + 3);
+  middle.gather(first, x.data(), nullptr);
+  EXPECT_EQ(x, (std::vector<float>{10, 11, 12}));
+}
+
+TEST(DataInMemory, ATransformBelongsToOneView) {
+  auto const data = four_samples();
+  auto scaled = data.subset(0, 4);
+  scaled.set_transform(loom::data::FeatureTransform(-2, 2)); // (x + 2) / 2
+  EXPECT_EQ(scaled.sample(3), (std::vector<float>{16, 16.5f, 17}));
+  EXPECT_EQ(data.sample(3), (std::vector<float>{30, 31, 32})); // the parent keeps its own
+  EXPECT_EQ(scaled.subset(3, 1).sample(0), scaled.sample(3));  // a subset starts with it
+  EXPECT_EQ(scaled.stored_features<float>().data(), data.stored_features<float>().data());
+
+  scaled.set_transform(loom::data::FeatureTransform({0, 11, 0}, {1, 1, -1}));
+  EXPECT_EQ(scaled.sample(1), (std::vector<float>{10, 0, -12}));
+  LOOM_EXPECT_CONTAINS(error_message([&] {
+                         scaled.set_transform(loom::data::FeatureTransform({0, 0}, {1, 1}));
+                       }),
+                       "loom::data::InMemoryDataset::set_transform: 'four.csv[0:4]' has 3 "
+                       "features per sample but the per-feature transform has 2");
+}
+
+TEST(DataInMemory, ByteFeatures) {
+  // 3 samples of 2 bytes; gathered as 0 … 255 until a transform says otherwise.
+  std::vector<std::uint8_t> pixels{0, 1, 128, 200, 254, 255};
+  auto const* const bytes = pixels.data();
+  InMemoryDataset<std::int32_t> data(std::move(pixels), 2, {0, 1, 2}, 1, "pixels");
+  EXPECT_TRUE(data.stores<std::uint8_t>());
+  EXPECT_FALSE(data.stores<float>());
+  EXPECT_EQ(data.stored_features<std::uint8_t>().data(), bytes); // taken over, not copied
+  EXPECT_EQ(data.size(), 3u);
+  EXPECT_EQ(data.sample(1), (std::vector<float>{128, 200}));
+  LOOM_EXPECT_CONTAINS(error_message([&] { (void)data.stored_features<float>(); }),
+                       "loom::data::InMemoryDataset::stored_features: 'pixels' stores its "
+                       "features as std::uint8_t, not as float");
+  LOOM_EXPECT_CONTAINS(error_message([] { (void)four_samples().stored_features<std::uint8_t>(); }),
+                       "'four.csv' stores its features as float, not as std::uint8_t");
+
+  data.set_transform(loom::data::FeatureTransform(0.5, 0.5)); // 2x - 1
+  std::vector<std::size_t> const idx{2, 0};
+  std::vector<float> x(4);
+  std::vector<std::int32_t> y(2);
+  data.gather(idx, x.data(), y.data());
+  EXPECT_EQ(x, (std::vector<float>{507, 509, -1, 1}));
+  EXPECT_EQ(y, (std::vector<std::int32_t>{2, 0}));
+  EXPECT_EQ(data.subset(2, 1).stored_features<std::uint8_t>().data(), bytes + 4);
+}
+
+TEST(DataInMemory, BytesScaledBy255AreExactlyTheFloatQuotient) {
+  // Every byte value through (p - 0) / 255, rounded once to float, is p / 255.0f bit for bit:
+  // what the float division of the conversion to float features gave.
+  std::vector<std::uint8_t> all(256);
+  for (std::size_t p = 0; p < 256; ++p) {
+    all[p] = static_cast<std::uint8_t>(p);
+  }
+  InMemoryDataset<std::int32_t> data(std::move(all), 256, {0}, 1, "bytes");
+  data.set_transform(loom::data::FeatureTransform(0.0, 255.0));
+  auto const x = data.sample(0);
+  for (std::size_t p = 0; p < 256; ++p) {
+    EXPECT_EQ(x[p], static_cast<float>(p) / 255.0f) << "byte " << p;
+  }
+  std::vector<std::size_t> const idx{0};
+  std::vector<double> wide(256);
+  data.gather(idx, wide.data(), nullptr);
+  for (std::size_t p = 0; p < 256; ++p) {
+    EXPECT_EQ(wide[p], double{x[p]}) << "byte " << p; // double rows hold the same values
+  }
 }
 
 TEST(DataInMemory, ConstructorChecksSizes) {

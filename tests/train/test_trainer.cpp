@@ -43,6 +43,16 @@ Labels make_data(std::size_t n, std::uint64_t seed = 3) {
   return Labels(std::move(x), 12, std::move(y), 1, "synthetic");
 }
 
+// `data` with stored feature `at` replaced by `value` (a dataset's storage never changes).
+Labels with_feature(Labels const& data, std::size_t at, float value) {
+  auto const stored = data.stored_features<float>();
+  std::vector<float> x(stored.begin(), stored.end());
+  x[at] = value;
+  return Labels(std::move(x), data.sample_size(),
+                std::vector<std::int32_t>(data.targets().begin(), data.targets().end()), 1,
+                data.source());
+}
+
 std::filesystem::path temp_dir(std::string const& name) {
   auto dir = std::filesystem::temp_directory_path() /
              ("loom_test_trainer_" + name + "_" + std::to_string(::getpid()));
@@ -236,8 +246,7 @@ TEST(trainer, non_finite_loss_stops_and_keeps_the_last_checkpoint) {
   std::string const saved = read_file(dir / "last.ckpt");
   auto const saved_params = host(trainer.model().parameters());
 
-  auto bad = make_data(64);
-  bad.features()[5 * 12 + 3] = std::numeric_limits<float>::quiet_NaN();
+  auto const bad = with_feature(make_data(64), 5 * 12 + 3, std::numeric_limits<float>::quiet_NaN());
   try {
     trainer.fit(bad, epochs(2), callbacks::checkpoint(dir));
     FAIL() << "expected loom::Error";

@@ -68,7 +68,8 @@ std::errc parse_csv_number(std::string_view field, Number& value) {
 
 /// \brief Reads a CSV file of numbers (plain, or gzip-compressed: .csv.gz) into a dataset:
 ///        one sample per non-blank line, the target columns as its targets and the other
-///        columns, in file order, as its features. The source() is the path.
+///        columns, in file order, as its features (stored as floats). The source() is the
+///        path.
 /// \tparam Target std::int32_t for class labels (written as integers, "3" or "3.0", ≥ 0), or
 ///                float for regression targets
 /// \param path    the file
@@ -259,6 +260,10 @@ InMemoryDataset<Target> read_csv(std::string const& path, CsvOptions const& opti
          detail::describe_delimiter(options.delimiter));
   }
   std::size_t const feature_columns = fields - columns.size();
+  // The dataset keeps the features for good: free the file's text, then give back what the
+  // vector over-allocated while it grew.
+  std::string().swap(text);
+  features.shrink_to_fit();
   return InMemoryDataset<Target>(std::move(features), feature_columns, std::move(targets),
                                  columns.size(), path);
 }

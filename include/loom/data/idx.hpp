@@ -11,8 +11,10 @@
 
 #include <loom/core/error.hpp>
 #include <loom/data/detail/compressed_file.hpp>
+#include <loom/data/feature_transform.hpp>
 #include <loom/data/in_memory.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -152,13 +154,16 @@ inline std::vector<std::uint8_t> read_idx_data(CompressedFile& file, std::size_t
                                                std::string const& what) {
   std::size_t const header_bytes = file.bytes_read();
   std::vector<std::uint8_t> data;
-  // Grow as the data arrives, so that a corrupt header claiming terabytes fails with
-  // "truncated" instead of allocating them.
+  // When the file's size (or gzip trailer) agrees with the header, allocate once and
+  // decompress straight into place. Otherwise grow as the data arrives, so that a corrupt
+  // header claiming terabytes fails with "truncated" instead of allocating them.
   constexpr std::size_t chunk = std::size_t{1} << 24;
-  data.reserve(std::min(bytes, chunk));
+  bool const stated = bytes <= std::numeric_limits<std::uint64_t>::max() - header_bytes &&
+                      file.states_size(std::uint64_t{header_bytes} + bytes);
+  data.reserve(stated ? bytes : std::min(bytes, chunk));
   while (data.size() < bytes) {
     std::size_t const have = data.size();
-    std::size_t const want = std::min(bytes - have, chunk);
+    std::size_t const want = stated ? bytes - have : std::min(bytes - have, chunk);
     data.resize(have + want);
     std::size_t const got = file.read(data.data() + have, want);
     if (got < want) {
@@ -247,6 +252,8 @@ inline IdxLabels read_idx_labels(std::string const& path) {
 
 /// \brief Reads an IDX image file and its label file into a dataset: one sample per image,
 ///        rows × cols features (pixels / 255 with options.scale), one std::int32_t label each.
+///        The pixels stay bytes (decompressed straight into the dataset's storage, one byte
+///        per pixel); the scaling is the dataset's transform, applied as batches are gathered.
 ///        The source() is "<images_path> + <labels_path>".
 /// \param images_path the IDX image file (magic 0x00000803), gzip-compressed or plain
 /// \param labels_path the IDX label file (magic 0x00000801), gzip-compressed or plain
@@ -279,17 +286,16 @@ inline InMemoryDataset<std::int32_t> load_idx(std::string const& images_path,
       }
     }
   }
-  IdxImages const images = detail::read_idx_images_from(image_file, image_dims);
+  IdxImages images = detail::read_idx_images_from(image_file, image_dims);
 
-  std::vector<float> features(images.pixels.size());
-  for (std::size_t i = 0; i < features.size(); ++i) {
-    // p / 255 is correctly rounded (255 gives exactly 1); p * (1 / 255) need not be.
-    float const pixel = images.pixels[i];
-    features[i] = options.scale ? pixel / 255.0f : pixel;
-  }
   std::vector<std::int32_t> targets(labels.labels.begin(), labels.labels.end());
-  return InMemoryDataset<std::int32_t>(std::move(features), images.image_size(), std::move(targets),
-                                       1, loom::detail::concat(images_path, " + ", labels_path));
+  InMemoryDataset<std::int32_t> data(std::move(images.pixels), images.image_size(),
+                                     std::move(targets), 1,
+                                     loom::detail::concat(images_path, " + ", labels_path));
+  if (options.scale) {
+    data.set_transform(FeatureTransform(0.0, 255.0)); // (p - 0) / 255, exactly p / 255.0f
+  }
+  return data;
 }
 
 } // namespace loom::data

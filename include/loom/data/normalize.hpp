@@ -1,6 +1,7 @@
 #pragma once
 
 #include <loom/core/error.hpp>
+#include <loom/data/feature_transform.hpp>
 #include <loom/data/in_memory.hpp>
 
 #include <cmath>
@@ -15,7 +16,8 @@ namespace loom::data {
 /// \brief Options of Standardizer::fit.
 struct StandardizeOptions {
   bool per_feature = false; ///< a mean and deviation per feature (column) instead of one for all
-  float min_stddev = 1e-6f; ///< features with a smaller deviation are only centred (divided by 1)
+  float min_stddev = 1e-6f; ///< features with a smaller (or 0) deviation are only centred
+                            ///< (divided by 1)
 };
 
 /// \brief Standardisation, x -> (x - mean) / stddev: statistics computed once from the
@@ -54,41 +56,19 @@ public:
                           StandardizeOptions const& options = {},
                           std::string source = "in-memory data") {
     if (features.empty() || sample_size == 0) {
-      loom::detail::fail("loom::data::Standardizer::fit: '", source,
-                         "' has no samples to compute a mean and deviation from");
+      fail_no_samples(source);
     }
     if (features.size() % sample_size != 0) {
       loom::detail::fail("loom::data::Standardizer::fit: '", source, "': ", features.size(),
                          " values are not a whole number of samples of ", sample_size,
                          " features each");
     }
-    std::size_t const groups = options.per_feature ? sample_size : 1;
-    std::size_t const per_group = features.size() / groups;
-    std::vector<double> sum(groups, 0.0);
-    for (std::size_t i = 0; i < features.size(); ++i) {
-      sum[options.per_feature ? i % sample_size : 0] += features[i];
-    }
-    std::vector<double> mean(groups);
-    for (std::size_t g = 0; g < groups; ++g) {
-      mean[g] = sum[g] / static_cast<double>(per_group);
-    }
-    std::vector<double> squares(groups, 0.0); // second pass: no cancellation
-    for (std::size_t i = 0; i < features.size(); ++i) {
-      std::size_t const g = options.per_feature ? i % sample_size : 0;
-      double const d = features[i] - mean[g];
-      squares[g] += d * d;
-    }
-    std::vector<float> mean_out(groups);
-    std::vector<float> stddev_out(groups);
-    for (std::size_t g = 0; g < groups; ++g) {
-      mean_out[g] = static_cast<float>(mean[g]);
-      stddev_out[g] = static_cast<float>(std::sqrt(squares[g] / static_cast<double>(per_group)));
-    }
-    return Standardizer(std::move(mean_out), std::move(stddev_out), options.per_feature,
-                        options.min_stddev, std::move(source));
+    return fit_values(features, sample_size, FeatureTransform(), options, std::move(source));
   }
 
-  /// \brief Computes the mean and deviation of a dataset's features.
+  /// \brief Computes the mean and deviation of a dataset's features as gather() gives them:
+  ///        from the stored values through the dataset's transform, in double (one pass for
+  ///        the means, one for the deviations).
   /// \tparam Target the dataset's target type
   /// \param train   the training set
   /// \param options global or per-feature; the smallest deviation to divide by
@@ -96,7 +76,12 @@ public:
   template <class Target>
   static Standardizer fit(InMemoryDataset<Target> const& train,
                           StandardizeOptions const& options = {}) {
-    return fit(train.features(), train.sample_size(), options, train.source());
+    if (train.empty()) {
+      fail_no_samples(train.source());
+    }
+    return train.visit_stored([&](auto values) {
+      return fit_values(values, train.sample_size(), train.transform(), options, train.source());
+    });
   }
 
   /// \brief Standardises features in place with these statistics.
@@ -105,23 +90,35 @@ public:
   ///         features (both sources are named)
   void apply(std::span<float> features, std::size_t sample_size,
              std::string const& source = "in-memory data") const {
-    if (per_feature_ && sample_size != mean_.size()) {
-      loom::detail::fail("loom::data::Standardizer::apply: '", source, "' has ", sample_size,
-                         " features per sample but the per-feature statistics were computed from '",
-                         source_, "' with ", mean_.size());
-    }
+    check_width(sample_size, source);
     for (std::size_t i = 0; i < features.size(); ++i) {
       std::size_t const g = per_feature_ ? i % sample_size : 0;
-      double const divisor = stddev_[g] < min_stddev_ ? 1.0 : stddev_[g];
-      features[i] = static_cast<float>((double{features[i]} - mean_[g]) / divisor);
+      features[i] = static_cast<float>((double{features[i]} - mean_[g]) / divisor(g));
     }
   }
 
-  /// \brief Standardises a dataset's features in place with these statistics.
+  /// \brief Standardises a dataset with these statistics: composes transform() into the
+  ///        dataset's transform (data.transform().then(transform())), so that gather()
+  ///        standardises; the stored data is neither copied nor read.
   /// \throws loom::Error as apply(features, sample_size, source) does
   template <class Target>
   void apply(InMemoryDataset<Target>& data) const {
-    apply(data.features(), data.sample_size(), data.source());
+    check_width(data.sample_size(), data.source());
+    data.set_transform(data.transform().then(transform()));
+  }
+
+  /// \brief x -> (x - mean) / stddev as a FeatureTransform; a deviation below min_stddev()
+  ///        (or 0) divides by 1.
+  FeatureTransform transform() const {
+    std::vector<double> center(mean_.begin(), mean_.end());
+    std::vector<double> scale(mean_.size());
+    for (std::size_t g = 0; g < mean_.size(); ++g) {
+      scale[g] = divisor(g);
+    }
+    if (!per_feature_) {
+      return FeatureTransform(center[0], scale[0]);
+    }
+    return FeatureTransform(std::move(center), std::move(scale));
   }
 
   /// \brief The means: one, or one per feature.
@@ -136,6 +133,65 @@ public:
   std::string const& source() const { return source_; }
 
 private:
+  [[noreturn]] static void fail_no_samples(std::string const& source) {
+    loom::detail::fail("loom::data::Standardizer::fit: '", source,
+                       "' has no samples to compute a mean and deviation from");
+  }
+
+  double divisor(std::size_t g) const {
+    return stddev_[g] < min_stddev_ || stddev_[g] == 0 ? 1.0 : double{stddev_[g]};
+  }
+
+  void check_width(std::size_t sample_size, std::string const& source) const {
+    if (per_feature_ && sample_size != mean_.size()) {
+      loom::detail::fail("loom::data::Standardizer::apply: '", source, "' has ", sample_size,
+                         " features per sample but the per-feature statistics were computed from '",
+                         source_, "' with ", mean_.size());
+    }
+  }
+
+  // Mean and population deviation of the values through the transform as gather() evaluates
+  // it, (x - center) * (1 / scale), in double: one pass for the sums, a second for the
+  // squared deviations (no cancellation).
+  template <class Stored>
+  static Standardizer fit_values(std::span<Stored const> values, std::size_t sample_size,
+                                 FeatureTransform const& transform,
+                                 StandardizeOptions const& options, std::string source) {
+    std::vector<double> center(sample_size);
+    std::vector<double> inverse(sample_size);
+    for (std::size_t f = 0; f < sample_size; ++f) {
+      std::size_t const at = transform.per_feature() ? f : 0;
+      center[f] = transform.center()[at];
+      inverse[f] = transform.inverse_scale()[at];
+    }
+    std::size_t const groups = options.per_feature ? sample_size : 1;
+    std::size_t const rows = values.size() / sample_size;
+    auto const for_each = [&](auto&& add) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        Stored const* const row = values.data() + r * sample_size;
+        for (std::size_t f = 0; f < sample_size; ++f) {
+          add(options.per_feature ? f : 0, (double(row[f]) - center[f]) * inverse[f]);
+        }
+      }
+    };
+    std::size_t const per_group = values.size() / groups;
+    std::vector<double> mean(groups, 0.0);
+    for_each([&](std::size_t g, double x) { mean[g] += x; });
+    for (double& m : mean) {
+      m /= static_cast<double>(per_group);
+    }
+    std::vector<double> squares(groups, 0.0);
+    for_each([&](std::size_t g, double x) { squares[g] += (x - mean[g]) * (x - mean[g]); });
+    std::vector<float> mean_out(groups);
+    std::vector<float> stddev_out(groups);
+    for (std::size_t g = 0; g < groups; ++g) {
+      mean_out[g] = static_cast<float>(mean[g]);
+      stddev_out[g] = static_cast<float>(std::sqrt(squares[g] / static_cast<double>(per_group)));
+    }
+    return Standardizer(std::move(mean_out), std::move(stddev_out), options.per_feature,
+                        options.min_stddev, std::move(source));
+  }
+
   std::vector<float> mean_;
   std::vector<float> stddev_;
   bool per_feature_ = false;
@@ -143,10 +199,12 @@ private:
   std::string source_;
 };
 
-/// \brief Standardises a training and a test set with the training set's statistics.
+/// \brief Standardises a training and a test set with the training set's statistics: one pass
+///        over the training set's stored values for the means and one for the deviations;
+///        then only the two datasets' transforms change (see Standardizer::apply).
 /// \tparam Target the datasets' target type
-/// \param train   fitted and standardised in place
-/// \param test    standardised in place with the training statistics
+/// \param train   fitted, and standardised
+/// \param test    standardised with the training statistics
 /// \param options global or per-feature; the smallest deviation to divide by
 /// \return the statistics, to apply to later data or to store with a checkpoint
 template <class Target>

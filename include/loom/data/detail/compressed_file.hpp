@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -44,8 +45,23 @@ public:
     }
     unsigned char magic[2] = {0, 0};
     std::size_t const got = std::fread(magic, 1, 2, probe);
-    std::fclose(probe);
     gzip_ = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    // The size the file says its data has: a plain file's size; for gzip, the trailer's
+    // ISIZE, the uncompressed size modulo 2^32 (little-endian, the last 4 bytes).
+    if (std::fseek(probe, 0, SEEK_END) == 0) {
+      long const bytes = std::ftell(probe);
+      unsigned char trailer[4] = {0, 0, 0, 0};
+      if (!gzip_ && bytes >= 0) {
+        stated_size_ = static_cast<std::uint64_t>(bytes);
+        has_stated_size_ = true;
+      } else if (bytes >= 18 && std::fseek(probe, -4, SEEK_END) == 0 &&
+                 std::fread(trailer, 1, 4, probe) == 4) { // 18: the smallest gzip file
+        stated_size_ = std::uint64_t{trailer[0]} | (std::uint64_t{trailer[1]} << 8) |
+                       (std::uint64_t{trailer[2]} << 16) | (std::uint64_t{trailer[3]} << 24);
+        has_stated_size_ = true;
+      }
+    }
+    std::fclose(probe);
 
     errno = 0;
     file_ = gzopen(path_.c_str(), "rb");
@@ -98,6 +114,14 @@ public:
     return total;
   }
 
+  /// Whether the file says that its (uncompressed) data is `total` bytes long: a plain file of
+  /// that size, or a gzip file whose trailer gives that size modulo 2^32. A hint for
+  /// allocating once; a damaged file may say so and still end early.
+  bool states_size(std::uint64_t total) const {
+    return has_stated_size_ &&
+           (gzip_ ? (total & 0xffffffffULL) == stated_size_ : total == stated_size_);
+  }
+
   /// Whether the file is gzip-compressed.
   bool gzip() const { return gzip_; }
   /// Whether the end of the data came from a gzip stream that was cut off (not a clean end).
@@ -120,6 +144,8 @@ private:
   bool at_end_ = false;
   bool truncated_ = false;
   std::size_t bytes_read_ = 0;
+  std::uint64_t stated_size_ = 0;
+  bool has_stated_size_ = false;
 };
 
 } // namespace loom::data::detail
