@@ -16,6 +16,8 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -443,12 +445,16 @@ TEST(trainer, a_checkpoint_of_another_schedule_is_refused) {
 // A validation set on which the loss rises once training moves away from the start: the
 // labels of the validation set are shuffled, so any learning makes it worse.
 Labels make_misleading_validation() {
-  Labels data = make_data(80, 9);
-  auto targets = data.targets();
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    targets[i] = static_cast<std::int32_t>((targets[i] + 1 + i % 3) % 4);
+  Labels const data = make_data(80, 9);
+  std::vector<float> x(80 * 12);
+  std::vector<std::size_t> all(80);
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  data.gather(std::span<std::size_t const>(all), x.data(), static_cast<std::int32_t*>(nullptr));
+  std::vector<std::int32_t> y(80);
+  for (std::size_t i = 0; i < 80; ++i) {
+    y[i] = static_cast<std::int32_t>((data.targets()[i] + 1 + std::int32_t(i % 3)) % 4);
   }
-  return data;
+  return Labels(std::move(x), 12, std::move(y), 1, "misleading");
 }
 
 // Records each epoch's validation loss, learning rate and parameters.
@@ -562,7 +568,7 @@ TEST(trainer, evaluates_metrics_and_predicts) {
   EXPECT_EQ(correct, result.correct);
   // The same from host arrays, in batches of the same size, then in batches that do not
   // divide the samples (the GEMMs then round differently).
-  auto const features = test.features();
+  auto const features = test.stored_features<float>(); // no transform: what gather gives
   EXPECT_EQ(trainer.model().predict(features, 1000), outputs);
   auto const again = trainer.model().predict(features, 7);
   ASSERT_EQ(again.size(), outputs.size());
