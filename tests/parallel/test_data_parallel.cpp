@@ -100,6 +100,15 @@ void check_equivalent_to_serial(typename Strategy::options parallel, std::size_t
   auto const parallel_eval = parallel_trainer.evaluate(data);
   EXPECT_EQ(parallel_eval.count, data.size());
   EXPECT_NEAR(parallel_eval.mean(), serial_eval.mean(), 1e-4);
+  // So are the metrics evaluate() fills, each rank counting its slice of every batch.
+  metrics::TopK serial_top2(2), parallel_top2(2);
+  metrics::ConfusionMatrix serial_confusion(4), parallel_confusion(4);
+  serial.evaluate(data, serial_top2, serial_confusion);
+  parallel_trainer.evaluate(data, parallel_top2, parallel_confusion);
+  EXPECT_EQ(parallel_top2.count(), data.size());
+  EXPECT_EQ(parallel_confusion.count(), data.size());
+  EXPECT_NEAR(parallel_top2.accuracy(), serial_top2.accuracy(), 1.5 / double(data.size()));
+  EXPECT_NEAR(parallel_confusion.accuracy(), parallel_eval.accuracy(), 1e-12);
 }
 
 template <class Comm>
