@@ -389,8 +389,9 @@ TEST(trainer, a_schedule_as_long_as_the_fit_keeps_its_length_when_resumed) {
   first.fit(data, epochs(1), callbacks::checkpoint(dir));
   EXPECT_DOUBLE_EQ(first.current_lr(), 0.0) << "the cosine reached its end after one epoch";
   std::string const expected =
-      "loom::Trainer::fit: the learning-rate schedule cosine(total 0, min 0) spans the whole "
-      "training, whose length fit(epochs(1)) fixed at 7 steps when it started";
+      "loom::Trainer::fit: the learning-rate schedule cosine(over the training, min 0) takes its "
+      "length from the fit that starts a training: fit(epochs(1)) fixed it at 7 steps (resumed "
+      "from '";
   T<SGD> resumed(options);
   resumed.load(dir / "last.ckpt");
   auto const before = host(resumed.model().parameters());
@@ -431,8 +432,8 @@ TEST(trainer, a_checkpoint_of_another_schedule_is_refused) {
     FAIL();
   } catch (loom::Error const& e) {
     EXPECT_NE(std::string(e.what()).find(
-                  "' was written with the learning-rate schedule cosine(total 0, min 0); this "
-                  "trainer has step(every 5, gamma 0.5); resume with the same schedule"),
+                  "' was written with the learning-rate schedule cosine(over the training, min "
+                  "0); this trainer has step(every 5, gamma 0.5); resume with the same schedule"),
               std::string::npos)
         << e.what();
   }

@@ -112,7 +112,8 @@ public:
   }
   friend bool operator==(LrSchedule const&, LrSchedule const&) = default;
 
-  /// "cosine(total 18750, min 0) after 500 warm-up steps"
+  /// "cosine(total 18750, min 0) after 500 warm-up steps"; "cosine(over the training, min 0)"
+  /// where loom::Trainer sets the length
   std::string describe() const {
     std::string out;
     switch (kind_) {
@@ -121,8 +122,9 @@ public:
           "step(every " + std::to_string(every_) + ", gamma " + detail::format_number(gamma_) + ")";
       break;
     case Kind::cosine:
-      out = "cosine(total " + std::to_string(total_) + ", min " +
-            detail::format_number(min_factor_) + ")";
+      out = "cosine(" +
+            (total_ == 0 ? std::string("over the training") : "total " + std::to_string(total_)) +
+            ", min " + detail::format_number(min_factor_) + ")";
       break;
     default:
       out = "constant";

@@ -453,12 +453,14 @@ private:
       std::string const started = fixed % steps_per_epoch == 0
                                       ? detail::concat("fit(epochs(", fixed / steps_per_epoch, "))")
                                       : detail::concat("a fit of ", fixed, " steps");
+      std::string const resumed =
+          last_checkpoint_ ? detail::concat(" (resumed from ", describe_checkpoint(), ")")
+                           : std::string();
       fail_on_every_rank(
           "loom::Trainer::fit: the learning-rate schedule ", options_.schedule.describe(),
-          " spans the whole training, whose length ", started, " fixed at ", fixed,
-          " steps when it started", last_checkpoint_ ? " (checkpoint " : "",
-          last_checkpoint_ ? describe_checkpoint() : std::string(), last_checkpoint_ ? ")" : "",
-          "; fit(epochs(", epochs, ")) of ", steps_per_epoch, " steps each would make it ", length,
+          " takes its length from the fit that starts a training: ", started, " fixed it at ",
+          fixed, " steps", resumed, "; fit(epochs(", epochs, ")) of ", steps_per_epoch,
+          " steps each would make it ", length,
           " steps and change the learning rates still to come. Continue with ", started,
           ", or give the schedule its length, e.g. LrSchedule::cosine(", length, ")");
     }
@@ -548,15 +550,13 @@ private:
 
   template <class Output>
   LossValue compute_loss(Output const& output, batch_type const& batch, double scale) {
-    LossValue value;
     if constexpr (classification) {
-      value = loss_impl::compute(model_.space(), output, batch.labels(), model_.output_gradient(),
-                                 scale);
+      return loss_impl::compute(model_.space(), output, batch.labels(), model_.output_gradient(),
+                                scale);
     } else {
       MatrixSlice<target_type const, memory_space> const targets = batch.targets;
-      value = loss_impl::compute(model_.space(), output, targets, model_.output_gradient(), scale);
+      return loss_impl::compute(model_.space(), output, targets, model_.output_gradient(), scale);
     }
-    return value;
   }
 
   // One optimizer step over global batches [first, last) of the plan (several when
