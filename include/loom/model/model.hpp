@@ -37,7 +37,7 @@ namespace detail {
 template <class Net>
 constexpr bool check_network() {
   if constexpr (!Network<Net>) {
-    (void)sizeof(loom_error_not_a_network<Net>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_network<Net>));
     static_assert(Network<Net>, "loom::Model<Net>: Net must be a network type such as "
                                 "loom::Sequential<loom::Input<784>, loom::Dense<10>>");
     return false;

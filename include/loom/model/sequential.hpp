@@ -34,10 +34,14 @@ struct LayerAt {
   static constexpr std::size_t parameter_count = L::template parameter_count<In>;
 };
 
+// Check functions (this one and each layer's check()) name the offending type in a
+// declaration, `using show = decltype(sizeof(loom_error_<topic><...>))`, not in an expression
+// statement such as `(void)sizeof(...)`: g++ then still evaluates the function in a constant
+// expression and adds no "called in a constant expression" error after the diagnostic.
 template <std::size_t Index, class L, class In>
 constexpr bool check_layer() {
   if constexpr (!Layer<L>) {
-    (void)sizeof(loom_error_not_a_layer<layer_index<Index>, L>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_layer<layer_index<Index>, L>));
     static_assert(Layer<L>, "loom::Sequential: every argument after Input must be a loom layer "
                             "(Dense, ReLU, Dropout, Flatten, ...); search the compiler output for "
                             "'loom_error_not_a_layer' to see which argument is not");
@@ -50,7 +54,8 @@ constexpr bool check_layer() {
 template <class InputArg>
 constexpr bool check_input() {
   if constexpr (!is_input<InputArg>::value) {
-    (void)sizeof(loom_error_sequential_needs_input_first<InputArg>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_sequential_needs_input_first<InputArg>));
     static_assert(is_input<InputArg>::value,
                   "loom::Sequential: the first argument must be the sample shape, "
                   "loom::Input<dims...>, e.g. Sequential<Input<784>, Dense<10>>");
