@@ -75,8 +75,8 @@ struct BatchNorm2D {
   template <std::size_t Index, class In>
   static constexpr bool check() {
     if constexpr (In::rank != 3) {
-      (void)sizeof(
-          loom_error_batch_norm_input_must_be_an_image<layer_index<Index>, BatchNorm2D, In>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_batch_norm_input_must_be_an_image<layer_index<Index>, BatchNorm2D, In>));
       static_assert(In::rank == 3,
                     "loom::BatchNorm2D: its input must be an image, shape (channels, height, "
                     "width); put it before Flatten (search the compiler output for "

@@ -147,7 +147,8 @@ struct Conv2D {
   template <std::size_t Index, class In>
   static constexpr bool check() {
     if constexpr (In::rank != 3) {
-      (void)sizeof(loom_error_conv2d_input_must_be_an_image<layer_index<Index>, Conv2D, In>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_conv2d_input_must_be_an_image<layer_index<Index>, Conv2D, In>));
       static_assert(In::rank == 3,
                     "loom::Conv2D: its input must be an image, shape (channels, height, width); "
                     "give the network Input<C, H, W> (search the compiler output for "
@@ -155,8 +156,8 @@ struct Conv2D {
       return false;
     } else if constexpr (In::dims[1] + 2 * Padding.h < Kernel.h ||
                          In::dims[2] + 2 * Padding.w < Kernel.w) {
-      (void)sizeof(
-          loom_error_conv2d_kernel_larger_than_padded_input<layer_index<Index>, Conv2D, In>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_conv2d_kernel_larger_than_padded_input<layer_index<Index>, Conv2D, In>));
       static_assert(In::dims[1] + 2 * Padding.h >= Kernel.h &&
                         In::dims[2] + 2 * Padding.w >= Kernel.w,
                     "loom::Conv2D: the kernel is larger than its padded input; use a smaller "

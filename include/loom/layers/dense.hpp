@@ -105,7 +105,8 @@ struct Dense {
   template <std::size_t Index, class In>
   static constexpr bool check() {
     if constexpr (In::rank != 1) {
-      (void)sizeof(loom_error_dense_input_must_be_flat<layer_index<Index>, Dense, In>);
+      using show [[maybe_unused]] =
+          decltype(sizeof(loom_error_dense_input_must_be_flat<layer_index<Index>, Dense, In>));
       static_assert(In::rank == 1,
                     "loom::Dense: its input must be a flat vector, but the layer before it "
                     "gives a multi-dimensional shape; put loom::Flatten before this Dense "

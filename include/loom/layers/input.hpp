@@ -14,6 +14,8 @@ struct Input {
   static_assert(sizeof...(Dims) >= 1,
                 "loom::Input<Dims...>: give at least one dimension, e.g. Input<784>");
   static_assert(((Dims > 0) && ...), "loom::Input<Dims...>: every dimension must be at least 1");
+  /// Whether the checks above passed (Sequential compiles on with a stand-in when not).
+  static constexpr bool valid = sizeof...(Dims) >= 1 && ((Dims > 0) && ...);
   using shape = Shape<Dims...>;
 };
 

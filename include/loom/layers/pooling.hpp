@@ -48,21 +48,23 @@ struct Pool2DLayer {
   template <std::size_t Index, class In>
   static constexpr bool check() {
     if constexpr (In::rank != 3) {
-      (void)sizeof(loom_error_pooling_input_must_be_an_image<layer_index<Index>, Derived, In>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_pooling_input_must_be_an_image<layer_index<Index>, Derived, In>));
       static_assert(In::rank == 3, "loom::MaxPool2D / AvgPool2D: the input must be an image, "
                                    "shape (channels, height, width) (search the compiler output "
                                    "for 'loom_error_pooling_input_must_be_an_image')");
       return false;
     } else if constexpr (Padding.h >= Kernel.h || Padding.w >= Kernel.w) {
-      (void)sizeof(loom_error_pooling_padding_not_below_kernel<layer_index<Index>, Derived>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_pooling_padding_not_below_kernel<layer_index<Index>, Derived>));
       static_assert(Padding.h < Kernel.h && Padding.w < Kernel.w,
                     "loom::MaxPool2D / AvgPool2D: the padding must be smaller than the window, "
                     "or a window could cover padding only");
       return false;
     } else if constexpr (In::dims[1] + 2 * Padding.h < Kernel.h ||
                          In::dims[2] + 2 * Padding.w < Kernel.w) {
-      (void)sizeof(
-          loom_error_pooling_window_larger_than_padded_input<layer_index<Index>, Derived, In>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_pooling_window_larger_than_padded_input<layer_index<Index>, Derived, In>));
       static_assert(In::dims[1] + 2 * Padding.h >= Kernel.h &&
                         In::dims[2] + 2 * Padding.w >= Kernel.w,
                     "loom::MaxPool2D / AvgPool2D: the window is larger than its padded input; "
@@ -121,8 +123,8 @@ struct GlobalAvgPool2D {
   template <std::size_t Index, class In>
   static constexpr bool check() {
     if constexpr (In::rank != 3) {
-      (void)sizeof(
-          loom_error_pooling_input_must_be_an_image<layer_index<Index>, GlobalAvgPool2D, In>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_pooling_input_must_be_an_image<layer_index<Index>, GlobalAvgPool2D, In>));
       static_assert(In::rank == 3, "loom::GlobalAvgPool2D: the input must be an image, shape "
                                    "(channels, height, width) (search the compiler output for "
                                    "'loom_error_pooling_input_must_be_an_image')");

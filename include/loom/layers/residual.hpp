@@ -210,22 +210,25 @@ public:
   template <std::size_t Index, class In>
   static constexpr bool check() {
     if constexpr (misplaced_shortcut != detail::no_position) {
-      (void)sizeof(loom_error_residual_shortcut_not_last<layer_index<Index>,
-                                                         detail::at<misplaced_shortcut, block>>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_residual_shortcut_not_last<layer_index<Index>,
+                                                detail::at<misplaced_shortcut, block>>));
       static_assert(misplaced_shortcut == detail::no_position,
                     "loom::Residual: Shortcut<...> must be its last argument");
       return false;
     } else if constexpr (block_not_a_layer != detail::no_position) {
-      (void)sizeof(loom_error_not_a_layer<layer_index<block_not_a_layer>,
-                                          detail::at<block_not_a_layer, block>>);
+      using show [[maybe_unused]] =
+          decltype(sizeof(loom_error_not_a_layer<layer_index<block_not_a_layer>,
+                                                 detail::at<block_not_a_layer, block>>));
       static_assert(block_not_a_layer == detail::no_position,
                     "loom::Residual: every argument must be a loom layer (Conv2D, ReLU, ...) "
                     "or, last, a loom::Shortcut<...>; search the compiler output for "
                     "'loom_error_not_a_layer' to see which argument is not");
       return false;
     } else if constexpr (shortcut_not_a_layer != detail::no_position) {
-      (void)sizeof(loom_error_not_a_layer<layer_index<shortcut_not_a_layer>,
-                                          detail::at<shortcut_not_a_layer, shortcut>>);
+      using show [[maybe_unused]] =
+          decltype(sizeof(loom_error_not_a_layer<layer_index<shortcut_not_a_layer>,
+                                                 detail::at<shortcut_not_a_layer, shortcut>>));
       static_assert(shortcut_not_a_layer == detail::no_position,
                     "loom::Shortcut: every argument must be a loom layer; search the compiler "
                     "output for 'loom_error_not_a_layer' to see which argument is not");
@@ -243,7 +246,8 @@ public:
     } else if constexpr (!block_walk<In>::valid || !shortcut_walk<In>::valid) {
       return false; // an inner layer's diagnostic has been given
     } else if constexpr (!has_shortcut && !std::is_same_v<output_shape<In>, In>) {
-      (void)sizeof(loom_error_residual_shape_mismatch<layer_index<Index>, output_shape<In>, In>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_residual_shape_mismatch<layer_index<Index>, output_shape<In>, In>));
       static_assert(has_shortcut || std::is_same_v<output_shape<In>, In>,
                     "loom::Residual: the block's output shape differs from its input's, so the "
                     "two cannot be added; make the block keep the shape, or name a projection "
@@ -253,8 +257,9 @@ public:
       return false;
     } else if constexpr (has_shortcut && !std::is_same_v<typename shortcut_walk<In>::output_shape,
                                                          output_shape<In>>) {
-      (void)sizeof(loom_error_residual_shortcut_shape_mismatch<
-                   layer_index<Index>, typename shortcut_walk<In>::output_shape, output_shape<In>>);
+      using show [[maybe_unused]] = decltype(sizeof(
+          loom_error_residual_shortcut_shape_mismatch<
+              layer_index<Index>, typename shortcut_walk<In>::output_shape, output_shape<In>>));
       static_assert(!has_shortcut ||
                         std::is_same_v<typename shortcut_walk<In>::output_shape, output_shape<In>>,
                     "loom::Residual: the Shortcut's output shape differs from the block's; give "

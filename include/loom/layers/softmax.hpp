@@ -33,7 +33,8 @@ struct Softmax {
   template <std::size_t Index, class In>
   static constexpr bool check() {
     if constexpr (In::rank != 1) {
-      (void)sizeof(loom_error_softmax_input_must_be_flat<layer_index<Index>, In>);
+      using show [[maybe_unused]] =
+          decltype(sizeof(loom_error_softmax_input_must_be_flat<layer_index<Index>, In>));
       static_assert(In::rank == 1,
                     "loom::Softmax: its input must be a flat vector; put loom::Flatten before it");
       return false;

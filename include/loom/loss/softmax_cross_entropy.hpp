@@ -34,13 +34,14 @@ struct SoftmaxCrossEntropy {
   static constexpr bool check() {
     using Out = typename Net::output_shape;
     if constexpr (Out::rank != 1 || Out::size < 2) {
-      (void)sizeof(loom_error_softmax_cross_entropy_needs_flat_output<Out>);
+      using show [[maybe_unused]] =
+          decltype(sizeof(loom_error_softmax_cross_entropy_needs_flat_output<Out>));
       static_assert(Out::rank == 1 && Out::size >= 2,
                     "loom::SoftmaxCrossEntropy: the network must end in a flat vector of at "
                     "least 2 logits, one per class; end it with Dense<classes>");
       return false;
     } else if constexpr (std::is_same_v<typename Net::last_layer, Softmax>) {
-      (void)sizeof(loom_error_network_ends_with_softmax<Net>);
+      using show [[maybe_unused]] = decltype(sizeof(loom_error_network_ends_with_softmax<Net>));
       static_assert(!std::is_same_v<typename Net::last_layer, Softmax>,
                     "loom::SoftmaxCrossEntropy: the network ends with loom::Softmax, but the loss "
                     "applies softmax itself; remove the final Softmax so the network ends in "

@@ -42,12 +42,14 @@ namespace detail {
 template <class Net>
 constexpr bool check_network() {
   if constexpr (!Network<Net>) {
-    (void)sizeof(loom_error_not_a_network<Net>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_network<Net>));
     static_assert(Network<Net>, "loom::Model<Net>: Net must be a network type such as "
                                 "loom::Sequential<loom::Input<784>, loom::Dense<10>>");
     return false;
+  } else if constexpr (requires { Net::valid; }) {
+    return Net::valid; // false after a layer's diagnostic: a network still, but not a valid one
   } else {
-    return Net::valid;
+    return true;
   }
 }
 
@@ -123,8 +125,9 @@ class Model {
   static_assert(std::is_floating_point_v<Scalar>,
                 "loom::Model<Net, ExecutionSpace, Scalar>: Scalar must be float or double");
   static_assert(detail::checked<detail::check_network<Net>()>);
-  // After a failed check, compile on with a stand-in so that the diagnostic is the only error.
-  using net = std::conditional_t<Network<Net>, Net, Sequential<Input<1>, Identity>>;
+  // After a failed check (here or in a layer of Net), compile on with a stand-in so that the
+  // diagnostic is the only error.
+  using net = std::conditional_t<detail::check_network<Net>(), Net, Sequential<Input<1>, Identity>>;
 
 public:
   using network_type = Net;

@@ -34,10 +34,14 @@ struct LayerAt {
   static constexpr std::size_t parameter_count = L::template parameter_count<In>;
 };
 
+// Check functions (this one and each layer's check()) name the offending type in a
+// declaration, `using show = decltype(sizeof(loom_error_<topic><...>))`, not in an expression
+// statement such as `(void)sizeof(...)`: g++ then still evaluates the function in a constant
+// expression and adds no "called in a constant expression" error after the diagnostic.
 template <std::size_t Index, class L, class In>
 constexpr bool check_layer() {
   if constexpr (!Layer<L>) {
-    (void)sizeof(loom_error_not_a_layer<layer_index<Index>, L>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_layer<layer_index<Index>, L>));
     static_assert(Layer<L>, "loom::Sequential: every argument after Input must be a loom layer "
                             "(Dense, ReLU, Dropout, Flatten, ...); search the compiler output for "
                             "'loom_error_not_a_layer' to see which argument is not");
@@ -50,19 +54,16 @@ constexpr bool check_layer() {
 template <class InputArg>
 constexpr bool check_input() {
   if constexpr (!is_input<InputArg>::value) {
-    (void)sizeof(loom_error_sequential_needs_input_first<InputArg>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_sequential_needs_input_first<InputArg>));
     static_assert(is_input<InputArg>::value,
                   "loom::Sequential: the first argument must be the sample shape, "
                   "loom::Input<dims...>, e.g. Sequential<Input<784>, Dense<10>>");
     return false;
+  } else {
+    return InputArg::valid; // Input's own static_asserts say what is wrong with it
   }
-  return true;
 }
-
-template <class L, class In>
-struct output_of {
-  using type = typename L::template output_shape<In>;
-};
 
 // Walks the layers, inferring each one's input shape from the one before. After the first
 // failed check the walk stops, so the user sees one diagnostic, not a cascade.
@@ -72,13 +73,23 @@ struct annotate {
   using output_shape = In;
   static constexpr bool valid = true;
 };
+// The walk after layer L: its output shape is only asked for when L's check passed (a type that
+// is not a layer has none).
+template <bool Ok, std::size_t Index, class In, class Done, class L, class... Rest>
+struct annotate_rest;
+template <std::size_t Index, class In, class... Done, class L, class... Rest>
+struct annotate_rest<true, Index, In, type_list<Done...>, L, Rest...> {
+  using type = annotate<Index + 1, typename L::template output_shape<In>,
+                        type_list<Done..., LayerAt<Index, L, In>>, Rest...>;
+};
+template <std::size_t Index, class In, class Done, class L, class... Rest>
+struct annotate_rest<false, Index, In, Done, L, Rest...> {
+  using type = annotate<Index + 1, In, Done>;
+};
 template <std::size_t Index, class In, class... Done, class L, class... Rest>
 struct annotate<Index, In, type_list<Done...>, L, Rest...> {
   static constexpr bool ok = check_layer<Index, L, In>();
-  using next = std::conditional_t<ok,
-                                  annotate<Index + 1, typename output_of<L, In>::type,
-                                           type_list<Done..., LayerAt<Index, L, In>>, Rest...>,
-                                  annotate<Index + 1, In, type_list<Done...>>>;
+  using next = typename annotate_rest<ok, Index, In, type_list<Done...>, L, Rest...>::type;
   using type = typename next::type;
   using output_shape = typename next::output_shape;
   static constexpr bool valid = ok && next::valid;
@@ -187,9 +198,12 @@ public:
   /// The layers with their positions and shapes (detail::LayerAt).
   using layers = typename walk::type;
   using output_shape = typename walk::output_shape;
-  /// The last layer as written.
-  using last_layer = typename decltype((std::type_identity<Layers>{}, ...))::type;
-  static constexpr bool valid = input_ok && walk::valid;
+  /// The last layer as written (Identity when there is none, after the diagnostic).
+  using last_layer =
+      typename decltype((std::type_identity<Identity>{}, ..., std::type_identity<Layers>{}))::type;
+  /// Whether every check passed. Model and Trainer consult it: after a failed check they compile
+  /// on with a stand-in, so that the layer's diagnostic is the only error.
+  static constexpr bool valid = input_ok && sizeof...(Layers) > 0 && walk::valid;
 
   /// Parameters of the whole network; a compile-time constant.
   static constexpr std::size_t num_parameters = detail::sum_parameters(layers{});

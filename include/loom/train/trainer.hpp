@@ -106,6 +106,8 @@ constexpr bool check_loss_fits() {
     static_assert(Loss<LossType>, "loom::Trainer<Net, Loss, ...>: Loss must be a loom loss such "
                                   "as loom::SoftmaxCrossEntropy or loom::MSE");
     return false;
+  } else if constexpr (!check_network<Net>()) {
+    return false; // Net's diagnostic has been given; its output says nothing about the loss
   } else {
     return LossType::template check<Net>();
   }
@@ -130,6 +132,8 @@ class Trainer {
   // After a failed check, compile on with a stand-in so that the diagnostic is the only error.
   using optimizer_impl = std::conditional_t<Optimizer<OptimizerType>, OptimizerType, SGD>;
   using loss_impl = std::conditional_t<Loss<LossType>, LossType, MSE>;
+  using net_impl = std::conditional_t<detail::check_network<Net>(), Net,
+                                      Sequential<Input<2>, Identity>>; // fits either loss
 
 public:
   using network_type = Net;
@@ -139,12 +143,12 @@ public:
   using execution_space = ExecutionSpace;
   using memory_space = typename ExecutionSpace::memory_space;
   using value_type = float;
-  using model_type = Model<Net, ExecutionSpace, float>;
+  using model_type = Model<net_impl, ExecutionSpace, float>;
   using optimizer_state = typename optimizer_impl::template state<float, ExecutionSpace>;
   using options_type = TrainerOptions<optimizer_impl, Strategy>;
   using target_type = typename loss_impl::target_type;
   static constexpr bool classification = std::is_integral_v<target_type>;
-  static constexpr std::size_t outputs = Net::output_shape::size;
+  static constexpr std::size_t outputs = net_impl::output_shape::size;
   static constexpr std::size_t targets_per_sample = classification ? 1 : outputs;
 
   /// A trainer of one process.
