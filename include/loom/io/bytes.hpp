@@ -71,7 +71,7 @@ template <class T>
 constexpr bool check_valid_array_element() {
   if constexpr (!std::is_trivially_copyable<T>::value || std::is_pointer<T>::value ||
                 std::is_member_pointer<T>::value) {
-    (void)sizeof(loom_error_array_element_not_serializable<T>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_array_element_not_serializable<T>));
     static_assert(std::is_trivially_copyable<T>::value && !std::is_pointer<T>::value &&
                       !std::is_member_pointer<T>::value,
                   "loom::io: write_array/read_array need trivially copyable elements that are not "
@@ -80,7 +80,7 @@ constexpr bool check_valid_array_element() {
                   "fields one by one instead");
     return false;
   } else if constexpr (std::endian::native == std::endian::big && !has_known_byte_order<T>) {
-    (void)sizeof(loom_error_array_element_not_serializable<T>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_array_element_not_serializable<T>));
     static_assert(has_known_byte_order<T>,
                   "loom::io: on a big-endian host write_array/read_array take only integers, "
                   "floating point and enums, whose byte order loom converts; search the compiler "

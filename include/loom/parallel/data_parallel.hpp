@@ -35,7 +35,7 @@ namespace detail {
 template <class Comm>
 constexpr bool check_communicator() {
   if constexpr (!comm::Communicator<Comm>) {
-    (void)sizeof(loom_error_not_a_communicator<Comm>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_communicator<Comm>));
     static_assert(comm::Communicator<Comm>,
                   "loom::DataParallel<Comm, Compression>: Comm must be a communicator policy such "
                   "as loom::comm::Mpi, comm::Ring, comm::RecursiveHalving or comm::Self");
@@ -46,7 +46,7 @@ constexpr bool check_communicator() {
 template <class Compression>
 constexpr bool check_compression() {
   if constexpr (!requires { typename Compression::compression_type; }) {
-    (void)sizeof(loom_error_not_a_compression<Compression>);
+    using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_compression<Compression>));
     static_assert(
         requires { typename Compression::compression_type; },
         "loom::DataParallel<Comm, Compression>: Compression must be a compression policy "

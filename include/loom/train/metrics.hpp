@@ -70,26 +70,30 @@ struct loom_error_metric_targets_not_a_batch_view;
 template <class ExecutionSpace, class OutputView>
 constexpr bool check_valid_output() {
   if constexpr (!Kokkos::is_execution_space<ExecutionSpace>::value) {
-    (void)sizeof(loom_error_metric_space_not_an_execution_space<ExecutionSpace>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_space_not_an_execution_space<ExecutionSpace>));
     static_assert(Kokkos::is_execution_space<ExecutionSpace>::value,
                   "loom::metrics: update(space, output, targets) takes a Kokkos execution space "
                   "instance first (the one the network ran on, e.g. model.space())");
     return false;
   } else if constexpr (!Kokkos::is_view<OutputView>::value) {
-    (void)sizeof(loom_error_metric_output_not_a_batch_view<OutputView>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_output_not_a_batch_view<OutputView>));
     static_assert(Kokkos::is_view<OutputView>::value,
                   "loom::metrics: in update(space, output, targets), 'output' must be a "
                   "Kokkos::View, batch × outputs; search the compiler output for "
                   "'loom_error_metric_output_not_a_batch_view' to see the type given");
     return false;
   } else if constexpr (OutputView::rank != 2) {
-    (void)sizeof(loom_error_metric_output_not_a_batch_view<OutputView>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_output_not_a_batch_view<OutputView>));
     static_assert(OutputView::rank == 2,
                   "loom::metrics: in update(space, output, targets), 'output' must be a rank-2 "
                   "view, batch × outputs (the network's output, e.g. model.forward(x))");
     return false;
   } else if constexpr (!std::is_floating_point<typename OutputView::non_const_value_type>::value) {
-    (void)sizeof(loom_error_metric_output_not_a_batch_view<OutputView>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_output_not_a_batch_view<OutputView>));
     static_assert(std::is_floating_point<typename OutputView::non_const_value_type>::value,
                   "loom::metrics: in update(space, output, targets), 'output' must hold float or "
                   "double");
@@ -110,7 +114,8 @@ constexpr bool check_valid_output() {
 template <class ExecutionSpace, class LabelView>
 constexpr bool check_valid_labels() {
   if constexpr (!Kokkos::is_view<LabelView>::value) {
-    (void)sizeof(loom_error_metric_labels_not_integer_view<LabelView>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_labels_not_integer_view<LabelView>));
     static_assert(Kokkos::is_view<LabelView>::value,
                   "loom::metrics: a classification metric's update(space, output, targets) takes "
                   "'targets' as a rank-1 Kokkos::View of std::int32_t class labels; search the "
@@ -119,7 +124,8 @@ constexpr bool check_valid_labels() {
     return false;
   } else if constexpr (LabelView::rank != 1 ||
                        !std::is_integral<typename LabelView::non_const_value_type>::value) {
-    (void)sizeof(loom_error_metric_labels_not_integer_view<LabelView>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_labels_not_integer_view<LabelView>));
     static_assert(LabelView::rank == 1 &&
                       std::is_integral<typename LabelView::non_const_value_type>::value,
                   "loom::metrics: a classification metric's update(space, output, targets) takes "
@@ -142,7 +148,8 @@ constexpr bool check_valid_labels() {
 template <class ExecutionSpace, class TargetView>
 constexpr bool check_valid_regression_targets() {
   if constexpr (!Kokkos::is_view<TargetView>::value) {
-    (void)sizeof(loom_error_metric_targets_not_a_batch_view<TargetView>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_targets_not_a_batch_view<TargetView>));
     static_assert(Kokkos::is_view<TargetView>::value,
                   "loom::metrics::Regression: update(space, output, targets) takes 'targets' as "
                   "a rank-2 Kokkos::View, batch × outputs; search the compiler output for "
@@ -150,7 +157,8 @@ constexpr bool check_valid_regression_targets() {
     return false;
   } else if constexpr (TargetView::rank != 2 ||
                        !std::is_floating_point<typename TargetView::non_const_value_type>::value) {
-    (void)sizeof(loom_error_metric_targets_not_a_batch_view<TargetView>);
+    using show [[maybe_unused]] =
+        decltype(sizeof(loom_error_metric_targets_not_a_batch_view<TargetView>));
     static_assert(TargetView::rank == 2 &&
                       std::is_floating_point<typename TargetView::non_const_value_type>::value,
                   "loom::metrics::Regression: update(space, output, targets) takes 'targets' as "
