@@ -382,16 +382,40 @@ inline double monitored(EpochInfo const& info, Monitor monitor, char const* who)
   return higher_is_better(monitor) ? value.accuracy() : value.mean();
 }
 
-// Whether `value` improves on `best` by more than min_delta (any value improves on none).
-inline bool improves(double value, std::optional<double> best, double min_delta, Monitor monitor) {
-  if (!std::isfinite(value)) {
-    return false;
+// What early stopping and the plateau share: the best value of the watched quantity so far
+// and the epochs since it last improved (by more than min_delta), saved with checkpoints.
+struct Watch {
+  Monitor monitor;
+  double min_delta;
+  std::optional<double> best;
+  std::size_t waited = 0;
+
+  // Takes an epoch's value; true when it improves on the best. `count` false: an epoch
+  // without improvement is not counted (the plateau's cooldown).
+  bool update(double value, bool count = true) {
+    bool const improved =
+        std::isfinite(value) && (!best || (higher_is_better(monitor) ? value > *best + min_delta
+                                                                     : value < *best - min_delta));
+    if (improved) {
+      best = value;
+      waited = 0;
+    } else if (count) {
+      ++waited;
+    }
+    return improved;
   }
-  if (!best) {
-    return true;
+  void write(io::ByteWriter& out) const {
+    out.write_u64(best ? 1 : 0);
+    out.write_f64(best.value_or(0.0));
+    out.write_u64(waited);
   }
-  return higher_is_better(monitor) ? value > *best + min_delta : value < *best - min_delta;
-}
+  void read(io::ByteReader& in) {
+    bool const has_best = in.read_u64() != 0;
+    double const value = in.read_f64();
+    best = has_best ? std::optional<double>(value) : std::nullopt;
+    waited = static_cast<std::size_t>(in.read_u64());
+  }
+};
 
 inline void check_watch_options(char const* who, double min_delta) {
   if (!(min_delta >= 0)) {
@@ -416,7 +440,8 @@ struct EarlyStoppingOptions {
 class EarlyStopping {
 public:
   explicit EarlyStopping(EarlyStoppingOptions options)
-      : options_(options) {
+      : options_(options)
+      , watch_{options.monitor, options.min_delta, std::nullopt, 0} {
     detail::check_watch_options("loom::callbacks::early_stopping", options_.min_delta);
     if (options_.patience == 0) {
       loom::detail::fail("loom::callbacks::early_stopping: patience must be at least 1 epoch");
@@ -432,15 +457,13 @@ public:
   void on_epoch_end(Trainer& trainer, EpochInfo const& info) {
     double const value =
         detail::monitored(info, options_.monitor, "loom::callbacks::early_stopping");
-    if (detail::improves(value, best_, options_.min_delta, options_.monitor)) {
-      best_ = value;
+    if (watch_.update(value)) {
       best_epoch_ = info.epoch;
-      waited_ = 0;
       if (options_.restore_best) {
         best_parameters_ = trainer.model().get_parameters();
         best_states_ = trainer.model().get_states();
       }
-    } else if (++waited_ >= options_.patience) {
+    } else if (watch_.waited >= options_.patience) {
       stopped_epoch_ = info.epoch;
       trainer.stop();
     }
@@ -449,14 +472,14 @@ public:
 
   template <class Trainer>
   void on_fit_end(Trainer& trainer) {
-    if (options_.restore_best && best_ && !best_parameters_.empty()) {
+    if (options_.restore_best && watch_.best && !best_parameters_.empty()) {
       trainer.model().set_parameters(best_parameters_);
       trainer.model().set_states(best_states_);
     }
   }
 
   /// The best value seen, and the (0-based) epoch it was seen in; empty before the first.
-  std::optional<double> best() const { return best_; }
+  std::optional<double> best() const { return watch_.best; }
   std::uint64_t best_epoch() const { return best_epoch_; }
   /// The epoch after which it stopped fit(), if it did.
   std::optional<std::uint64_t> stopped_epoch() const { return stopped_epoch_; }
@@ -466,10 +489,8 @@ private:
 
   void write(std::vector<std::byte>& state) const {
     io::ByteWriter out;
-    out.write_u64(best_ ? 1 : 0);
-    out.write_f64(best_.value_or(0.0));
+    watch_.write(out);
     out.write_u64(best_epoch_);
-    out.write_u64(waited_);
     out.write_array(best_parameters_);
     out.write_array(best_states_);
     state = out.take();
@@ -479,20 +500,16 @@ private:
       return;
     }
     io::ByteReader in(state, "the state of loom::callbacks::early_stopping in the checkpoint");
-    bool const has_best = in.read_u64() != 0;
-    double const best = in.read_f64();
-    best_ = has_best ? std::optional<double>(best) : std::nullopt;
+    watch_.read(in);
     best_epoch_ = in.read_u64();
-    waited_ = static_cast<std::size_t>(in.read_u64());
     best_parameters_ = in.read_array<float>();
     best_states_ = in.read_array<float>();
     in.expect_end();
   }
 
   EarlyStoppingOptions options_;
-  std::optional<double> best_;
+  detail::Watch watch_;
   std::uint64_t best_epoch_ = 0;
-  std::size_t waited_ = 0;
   std::optional<std::uint64_t> stopped_epoch_;
   std::vector<float> best_parameters_;
   std::vector<float> best_states_;
@@ -521,7 +538,8 @@ struct ReduceLrOnPlateauOptions {
 class ReduceLrOnPlateau {
 public:
   explicit ReduceLrOnPlateau(ReduceLrOnPlateauOptions options)
-      : options_(options) {
+      : options_(options)
+      , watch_{options.monitor, options.min_delta, std::nullopt, 0} {
     char const* const who = "loom::callbacks::reduce_lr_on_plateau";
     detail::check_watch_options(who, options_.min_delta);
     if (!(options_.factor > 0 && options_.factor < 1) || !(options_.min_scale >= 0) ||
@@ -541,26 +559,21 @@ public:
   void on_epoch_end(Trainer& trainer, EpochInfo const& info) {
     double const value =
         detail::monitored(info, options_.monitor, "loom::callbacks::reduce_lr_on_plateau");
-    if (detail::improves(value, best_, options_.min_delta, options_.monitor)) {
-      best_ = value;
-      waited_ = 0;
-    } else if (cooldown_left_ == 0) {
-      ++waited_;
-    }
+    watch_.update(value, /*count=*/cooldown_left_ == 0);
     if (cooldown_left_ > 0) {
       --cooldown_left_;
     }
-    if (waited_ >= options_.patience) {
+    if (watch_.waited >= options_.patience) {
       double const scale = std::max(trainer.lr_scale() * options_.factor, options_.min_scale);
       if (scale < trainer.lr_scale()) {
         trainer.set_lr_scale(scale);
         if (options_.verbose && trainer.is_root()) {
           std::cout << "epoch " << info.epoch + 1 << ": " << detail::monitor_name(options_.monitor)
-                    << " has not improved for " << waited_
+                    << " has not improved for " << watch_.waited
                     << " epochs; the learning rate is scaled by " << scale << std::endl;
         }
       }
-      waited_ = 0;
+      watch_.waited = 0;
       cooldown_left_ = options_.cooldown;
     }
     write(trainer.callback_state(state_name));
@@ -571,9 +584,7 @@ private:
 
   void write(std::vector<std::byte>& state) const {
     io::ByteWriter out;
-    out.write_u64(best_ ? 1 : 0);
-    out.write_f64(best_.value_or(0.0));
-    out.write_u64(waited_);
+    watch_.write(out);
     out.write_u64(cooldown_left_);
     state = out.take();
   }
@@ -583,17 +594,13 @@ private:
     }
     io::ByteReader in(state,
                       "the state of loom::callbacks::reduce_lr_on_plateau in the checkpoint");
-    bool const has_best = in.read_u64() != 0;
-    double const best = in.read_f64();
-    best_ = has_best ? std::optional<double>(best) : std::nullopt;
-    waited_ = static_cast<std::size_t>(in.read_u64());
+    watch_.read(in);
     cooldown_left_ = static_cast<std::size_t>(in.read_u64());
     in.expect_end();
   }
 
   ReduceLrOnPlateauOptions options_;
-  std::optional<double> best_;
-  std::size_t waited_ = 0;
+  detail::Watch watch_;
   std::size_t cooldown_left_ = 0;
 };
 
