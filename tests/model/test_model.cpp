@@ -174,6 +174,17 @@ TEST(model, parameter_layout_names_each_layer_and_its_slice) {
   EXPECT_EQ(layout[2].offset, 55u);
   EXPECT_EQ(layout[2].count, 15u);
   EXPECT_EQ(M::identity(), Net::name() + " (double)");
+  EXPECT_EQ(M::parameter_block("Dense<4, NoBias>").offset, 35u);
+  EXPECT_EQ(M::parameter_block("Dense<3>").layer, 5u);
+  try {
+    (void)M::parameter_block("Dense<5>", 1);
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_STREQ(e.what(), ("loom::Model::parameter_block: " + Net::name() +
+                            " has 1 layer with parameters named Dense<5>, not 2; its layers "
+                            "with parameters: Dense<5>, Dense<4, NoBias>, Dense<3>")
+                               .c_str());
+  }
 
   M model(3);
   auto const all = model.get_parameters();

@@ -29,6 +29,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -221,6 +222,24 @@ public:
     std::vector<ParameterBlock> blocks;
     add_blocks(blocks, typename net::layers{});
     return blocks;
+  }
+
+  /// \brief The layer with parameters named `name` (as parameter_layout() names it, e.g.
+  ///        "Dense<512>"); `occurrence` picks the second, third, … layer of that name.
+  /// \throws loom::Error when there is no such layer (the message lists the names)
+  static ParameterBlock parameter_block(std::string_view name, std::size_t occurrence = 0) {
+    std::string known;
+    std::size_t found = 0;
+    for (auto const& block : parameter_layout()) {
+      if (block.name == name && found++ == occurrence) {
+        return block;
+      }
+      known += (known.empty() ? "" : ", ") + block.name;
+    }
+    detail::fail("loom::Model::parameter_block: ", net::name(), " has ", found,
+                 found == 1 ? " layer" : " layers", " with parameters named ", name, ", not ",
+                 occurrence + 1,
+                 "; its layers with parameters: ", known.empty() ? std::string("none") : known);
   }
 
   /// \brief The parameters of the layer at position `layer` (0: the first after Input), a
