@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dataset_copy.hpp"
 #include "loom_test.hpp"
 
 namespace {
@@ -30,16 +31,6 @@ Labels make_data(std::size_t n) {
     }
   }
   return Labels(std::move(x), 12, std::move(y), 1, "synthetic");
-}
-
-// `data` with stored feature `at` replaced by `value` (a dataset's storage never changes).
-Labels with_feature(Labels const& data, std::size_t at, float value) {
-  auto const stored = data.stored_features<float>();
-  std::vector<float> x(stored.begin(), stored.end());
-  x[at] = value;
-  return Labels(std::move(x), data.sample_size(),
-                std::vector<std::int32_t>(data.targets().begin(), data.targets().end()), 1,
-                data.source());
 }
 
 template <class View>
@@ -212,7 +203,8 @@ TEST(data_parallel, too_few_samples_per_batch_for_the_ranks_is_refused_on_every_
 TEST(data_parallel, a_non_finite_loss_on_one_rank_stops_every_rank) {
   Environment env;
   // Sample 9 is in the first batch, on rank 0 only when there are several ranks.
-  auto const data = with_feature(make_data(64), 9 * 12, std::numeric_limits<float>::infinity());
+  auto const data =
+      test::with_feature(make_data(64), 9 * 12, std::numeric_limits<float>::infinity());
   Trainer<Net, SoftmaxCrossEntropy, SGD, DataParallel<>, ExecutionSpace> trainer(
       env, {.batch = 16, .shuffle = false});
   try {

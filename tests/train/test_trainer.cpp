@@ -11,16 +11,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <numeric>
-#include <span>
 #include <string>
 #include <vector>
 
+#include "dataset_copy.hpp"
 #include "loom_test.hpp"
 
 namespace {
@@ -43,16 +44,6 @@ Labels make_data(std::size_t n, std::uint64_t seed = 3) {
     }
   }
   return Labels(std::move(x), 12, std::move(y), 1, "synthetic");
-}
-
-// `data` with stored feature `at` replaced by `value` (a dataset's storage never changes).
-Labels with_feature(Labels const& data, std::size_t at, float value) {
-  auto const stored = data.stored_features<float>();
-  std::vector<float> x(stored.begin(), stored.end());
-  x[at] = value;
-  return Labels(std::move(x), data.sample_size(),
-                std::vector<std::int32_t>(data.targets().begin(), data.targets().end()), 1,
-                data.source());
 }
 
 std::filesystem::path temp_dir(std::string const& name) {
@@ -248,7 +239,8 @@ TEST(trainer, non_finite_loss_stops_and_keeps_the_last_checkpoint) {
   std::string const saved = read_file(dir / "last.ckpt");
   auto const saved_params = host(trainer.model().parameters());
 
-  auto const bad = with_feature(make_data(64), 5 * 12 + 3, std::numeric_limits<float>::quiet_NaN());
+  auto const bad =
+      test::with_feature(make_data(64), 5 * 12 + 3, std::numeric_limits<float>::quiet_NaN());
   try {
     trainer.fit(bad, epochs(2), callbacks::checkpoint(dir));
     FAIL() << "expected loom::Error";
@@ -446,16 +438,11 @@ TEST(trainer, a_checkpoint_of_another_schedule_is_refused) {
 // A validation set on which the loss rises once training moves away from the start: the
 // labels of the validation set are shuffled, so any learning makes it worse.
 Labels make_misleading_validation() {
-  Labels const data = make_data(80, 9);
-  std::vector<float> x(80 * 12);
-  std::vector<std::size_t> all(80);
-  std::iota(all.begin(), all.end(), std::size_t{0});
-  data.gather(std::span<std::size_t const>(all), x.data(), static_cast<std::int32_t*>(nullptr));
-  std::vector<std::int32_t> y(80);
-  for (std::size_t i = 0; i < 80; ++i) {
-    y[i] = static_cast<std::int32_t>((data.targets()[i] + 1 + std::int32_t(i % 3)) % 4);
-  }
-  return Labels(std::move(x), 12, std::move(y), 1, "misleading");
+  return test::changed(make_data(80, 9), [](std::vector<float>&, std::vector<std::int32_t>& y) {
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      y[i] = static_cast<std::int32_t>((y[i] + 1 + std::int32_t(i % 3)) % 4);
+    }
+  });
 }
 
 // Records each epoch's validation loss, learning rate and parameters.

@@ -426,8 +426,6 @@ private:
   using runtime_type = typename Strategy::template runtime<model_type>;
   using batch_type = data::Batch<float, target_type, memory_space>;
 
-  static std::string model_identity() { return model_type::identity(); }
-
   // Throws a loom::Error that every process raises at this point (the checks on values all
   // processes share: combined losses, the checkpoint every rank read), so that each may end
   // normally (Environment::run).
@@ -484,7 +482,7 @@ private:
 
   detail::Configuration options_configuration() const {
     detail::Configuration c;
-    c.add("model", model_identity());
+    c.add("model", model_type::identity());
     c.add("loss", loss_impl::name());
     c.add("optimizer",
           optimizer_impl::name() + "(" + optimizer_impl::describe(options_.optimizer) + ")");
