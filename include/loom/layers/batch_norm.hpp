@@ -102,7 +102,6 @@ public:
   using output_shape = In;
   using memory_space = typename ExecutionSpace::memory_space;
   static constexpr std::size_t parameter_count = 2 * std::size_t{channels};
-  static constexpr std::size_t workspace_per_sample = 0;
   /// The running mean, then the running variance.
   static constexpr std::size_t state_count = 2 * std::size_t{channels};
 
@@ -121,8 +120,6 @@ public:
                                                  statistics_rows * std::size_t{channels});
     }
   }
-
-  void bind_workspace(VectorSlice<Scalar, memory_space>, std::size_t) {}
 
   void initialize(ExecutionSpace const& space, CounterRng const&) {
     kernels::fill(space, gamma_, Scalar(1));

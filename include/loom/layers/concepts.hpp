@@ -22,28 +22,32 @@
 //                                            algorithm), shown by Model::summary()
 //
 // Stage (runtime; one per layer, or per layer + fused activation)
-//     input_shape, output_shape, parameter_count, workspace_per_sample (extra Scalars per row)
-//     bind(params)                           a view of its slice of the flat parameter buffer
-//     bind_workspace(workspace, batch)       batch × workspace_per_sample scratch, kept
-//                                            from forward to backward
-//     initialize(space, rng)                 fill its parameters
+//     input_shape, output_shape
 //     forward(space, ctx, x, y)              x: batch × In::size, y: batch × Out::size
 //     backward(space, ctx, x, y, dy, dx, g)  dy may be overwritten; dx is empty when the
 //                                            gradient of the input is not needed; g is the
 //                                            stage's slice of a buffer laid out like the
 //                                            parameters, set to α·∂L/∂θ + β·g
 //                                            (ctx.gradient_alpha, ctx.gradient_beta)
-//   Optional
+//   Optional (the stage executor, layers/detail/stage_chain.hpp, supplies the default)
+//     parameter_count, bind(params)          its slice of the flat parameter buffer (0, none)
+//     initialize(space, rng)                 fill its parameters (nothing to fill)
+//     workspace_per_sample,                  batch × workspace_per_sample Scalars kept from
+//       bind_workspace(workspace, batch)     forward to backward (0, none)
 //     scratch_per_sample, bind_scratch(scratch, batch)
 //                                            batch × scratch_per_sample Scalars shared by all
 //                                            stages, valid within one forward or backward
-//                                            call (im2col columns)
+//                                            call (im2col columns) (0, none)
 //     state_count, bind_state(state)         persistent values that are not trained (batch
 //                                            norm's running statistics): a slice of the
 //                                            model's flat state buffer, set by initialize(),
-//                                            saved in checkpoints
+//                                            saved in checkpoints (0, none)
 //     footprint                              the input region an output element reads
 //                                            (loom::Footprint), for spatial decomposition
+//     parameter_roles(out, local, logical)   how its parameters relate to the logical
+//                                            network's under a strategy that splits layers
+//                                            (parallel/detail/placement.hpp); by default the
+//                                            whole slice is the layer's, gradient complete
 //   Semantics: a stage reads and writes nothing but its views. It computes dx before it writes
 //   g, so g may be the parameters themselves: with α = -lr and β = 1 backward applies an SGD
 //   step as it goes.
@@ -91,6 +95,23 @@ enum class DerivativeFrom { output, input };
 struct NoBias {};
 
 namespace detail {
+// The stage protocol's optional members, defaulted in one place.
+template <class S>
+constexpr std::size_t parameter_count_of() {
+  if constexpr (requires { S::parameter_count; }) {
+    return S::parameter_count;
+  } else {
+    return 0;
+  }
+}
+template <class S>
+constexpr std::size_t workspace_per_sample_of() {
+  if constexpr (requires { S::workspace_per_sample; }) {
+    return S::workspace_per_sample;
+  } else {
+    return 0;
+  }
+}
 template <class S>
 constexpr std::size_t scratch_per_sample_of() {
   if constexpr (requires { S::scratch_per_sample; }) {

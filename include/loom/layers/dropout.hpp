@@ -51,12 +51,6 @@ public:
   using input_shape = In;
   using output_shape = In;
   using memory_space = typename ExecutionSpace::memory_space;
-  static constexpr std::size_t parameter_count = 0;
-  static constexpr std::size_t workspace_per_sample = 0;
-
-  void bind(VectorSlice<Scalar, memory_space>) {}
-  void bind_workspace(VectorSlice<Scalar, memory_space>, std::size_t) {}
-  void initialize(ExecutionSpace const&, CounterRng const&) {}
 
   template <class XView, class YView>
   void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,

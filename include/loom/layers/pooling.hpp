@@ -139,19 +139,9 @@ struct GlobalAvgPool2D {
 namespace detail {
 
 /// The stage members of layers without parameters or workspace.
-template <class Scalar, class ExecutionSpace>
-struct ParameterFreeStage {
-  using memory_space = typename ExecutionSpace::memory_space;
-  static constexpr std::size_t parameter_count = 0;
-  static constexpr std::size_t workspace_per_sample = 0;
-  void bind(VectorSlice<Scalar, memory_space>) {}
-  void bind_workspace(VectorSlice<Scalar, memory_space>, std::size_t) {}
-  void initialize(ExecutionSpace const&, CounterRng const&) {}
-};
-
 template <class In, class Out, class Scalar, class ExecutionSpace, PoolKind Kind, Window Kernel,
           Window Stride, Window Padding>
-class Pool2DStage : public ParameterFreeStage<Scalar, ExecutionSpace> {
+class Pool2DStage {
   using geometry = ImageGeometry<In, Out>;
   static constexpr int kh_ = static_cast<int>(Kernel.h), kw_ = static_cast<int>(Kernel.w);
   static constexpr int sh_ = static_cast<int>(Stride.h), sw_ = static_cast<int>(Stride.w);
@@ -163,7 +153,7 @@ public:
   using input_shape = In;
   using output_shape = Out;
   using footprint = Footprint<Kernel, Stride, Padding>;
-  using typename ParameterFreeStage<Scalar, ExecutionSpace>::memory_space;
+  using memory_space = typename ExecutionSpace::memory_space;
 
   // One work item per (image, channel) plane, in forward and backward alike: backward adds
   // each window's gradient into the plane it owns, so overlapping windows need no atomics
@@ -316,14 +306,14 @@ private:
 };
 
 template <class In, class Scalar, class ExecutionSpace>
-class GlobalAvgPool2DStage : public ParameterFreeStage<Scalar, ExecutionSpace> {
+class GlobalAvgPool2DStage {
   static constexpr int channels = static_cast<int>(In::dims[0]);
   static constexpr int area = static_cast<int>(In::dims[1] * In::dims[2]);
 
 public:
   using input_shape = In;
   using output_shape = Shape<In::dims[0]>;
-  using typename ParameterFreeStage<Scalar, ExecutionSpace>::memory_space;
+  using memory_space = typename ExecutionSpace::memory_space;
 
   template <class XView, class YView>
   void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,

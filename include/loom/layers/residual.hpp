@@ -9,7 +9,8 @@
 #include <loom/core/tensor.hpp>
 #include <loom/kernels/copy.hpp>
 #include <loom/layers/concepts.hpp>
-#include <loom/model/sequential.hpp>
+#include <loom/layers/detail/stage_chain.hpp>
+#include <loom/layers/detail/walk.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -281,163 +282,6 @@ public:
 
 namespace detail {
 
-/// Where each of `sizes` starts when they are laid out one after the other.
-template <std::size_t N>
-constexpr std::array<std::size_t, N> running_offsets(std::array<std::size_t, N> const& sizes) {
-  std::array<std::size_t, N> out{};
-  for (std::size_t k = 1; k < N; ++k) {
-    out[k] = out[k - 1] + sizes[k - 1];
-  }
-  return out;
-}
-
-/// The stages of one branch of a Residual (the block, or the shortcut) and their views.
-template <class Scalar, class ExecutionSpace, class Stages>
-class ResidualBranch;
-template <class Scalar, class ExecutionSpace, class... Stages>
-class ResidualBranch<Scalar, ExecutionSpace, type_list<Stages...>> {
-public:
-  using memory_space = typename ExecutionSpace::memory_space;
-  using batch_type = MatrixSlice<Scalar, memory_space>;
-  using const_batch_type = MatrixSlice<Scalar const, memory_space>;
-  using slice_type = VectorSlice<Scalar, memory_space>;
-
-  static constexpr std::size_t count = sizeof...(Stages);
-  static constexpr std::size_t parameter_count = (std::size_t{0} + ... + Stages::parameter_count);
-  // Every stage's output and workspace, kept from forward to backward.
-  static constexpr std::size_t workspace_per_sample =
-      (std::size_t{0} + ... + (Stages::output_shape::size + Stages::workspace_per_sample));
-  static constexpr std::size_t scratch_per_sample =
-      std::max({std::size_t{0}, scratch_per_sample_of<Stages>()...});
-  static constexpr std::size_t state_count = (std::size_t{0} + ... + state_count_of<Stages>());
-  // The widest gradient passed between two of its stages (the outputs of all but the last).
-  static constexpr std::size_t widest_inner = [] {
-    constexpr std::size_t widths[] = {Stages::output_shape::size..., 0};
-    std::size_t widest = 0;
-    for (std::size_t k = 0; k + 1 < count; ++k) {
-      widest = std::max(widest, widths[k]);
-    }
-    return widest;
-  }();
-  static constexpr std::array<std::size_t, count> parameter_offsets =
-      running_offsets<count>({Stages::parameter_count...});
-  static constexpr std::array<std::size_t, count> state_offsets =
-      running_offsets<count>({state_count_of<Stages>()...});
-
-  void bind(slice_type params) {
-    for_each([&](auto k, auto& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      stage.bind(slice_type(params.data() + parameter_offsets[k], Stage::parameter_count));
-    });
-  }
-
-  void bind_state(slice_type state) {
-    for_each([&](auto k, auto& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      if constexpr (state_count_of<Stage>() > 0) {
-        stage.bind_state(slice_type(state.data() + state_offsets[k], state_count_of<Stage>()));
-      }
-    });
-  }
-
-  /// Binds outputs and workspaces from `cursor` on; returns the end of what it took.
-  Scalar* bind_workspace(Scalar* cursor, std::size_t batch) {
-    for_each([&](auto k, auto& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      outputs_[k] = batch_type(cursor, batch, Stage::output_shape::size);
-      cursor += batch * Stage::output_shape::size;
-      stage.bind_workspace(slice_type(cursor, batch * Stage::workspace_per_sample), batch);
-      cursor += batch * Stage::workspace_per_sample;
-    });
-    return cursor;
-  }
-
-  void bind_scratch(slice_type scratch, std::size_t batch) {
-    for_each([&](auto, auto& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      if constexpr (scratch_per_sample_of<Stage>() > 0) {
-        stage.bind_scratch(scratch, batch);
-      }
-    });
-  }
-
-  void initialize(ExecutionSpace const& space, CounterRng const& rng, std::size_t stream) {
-    for_each([&](auto k, auto& stage) {
-      stage.initialize(space, CounterRng(rng.bits(stream + k), stream + k + 1));
-    });
-  }
-
-  /// Runs the stages on x; stage k is told it is stage `first_id + k` (its dropout stream).
-  void forward(ExecutionSpace const& space, PassContext<Scalar> ctx, const_batch_type const& x,
-               std::size_t first_id) const {
-    for_each([&](auto k, auto const& stage) {
-      ctx.stage = first_id + k;
-      stage.forward(space, ctx, input(k, x), outputs_[k]);
-    });
-  }
-
-  /// Runs the stages backward from dy (overwritten) to dx (empty: not needed), passing the
-  /// gradients between stages through the two buffers `between`, each batch × widest_inner.
-  void backward(ExecutionSpace const& space, PassContext<Scalar> ctx, const_batch_type const& x,
-                batch_type const& dy, batch_type const& dx, slice_type const& target,
-                std::array<Scalar*, 2> const& between, std::size_t first_id) const {
-    std::size_t const batch = ctx.batch;
-    for_each_reverse([&](auto k, auto const& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      ctx.stage = first_id + k;
-      batch_type const stage_dy =
-          k + 1 == count ? dy : batch_type(between[(k + 1) % 2], batch, Stage::output_shape::size);
-      batch_type const stage_dx =
-          k == 0 ? dx : batch_type(between[k % 2], batch, Stage::input_shape::size);
-      stage.backward(space, ctx, input(k, x), outputs_[k], stage_dy, stage_dx,
-                     slice_type(target.data() + parameter_offsets[k], Stage::parameter_count));
-    });
-  }
-
-  /// The last stage's output.
-  const_batch_type output() const {
-    auto const& y = outputs_[count - 1];
-    return const_batch_type(y.data(), y.extent(0), y.extent(1));
-  }
-
-private:
-  const_batch_type input(std::size_t k, const_batch_type const& x) const {
-    if (k == 0) {
-      return x;
-    }
-    auto const& y = outputs_[k - 1];
-    return const_batch_type(y.data(), y.extent(0), y.extent(1));
-  }
-
-  template <class F, std::size_t... K>
-  void each(F&& f, std::index_sequence<K...>) {
-    (f(K, boost::hana::at_c<K>(stages_)), ...);
-  }
-  template <class F, std::size_t... K>
-  void each(F&& f, std::index_sequence<K...>) const {
-    (f(K, boost::hana::at_c<K>(stages_)), ...);
-  }
-  template <class F, std::size_t... K>
-  void each_reverse(F&& f, std::index_sequence<K...>) const {
-    (f(count - 1 - K, boost::hana::at_c<count - 1 - K>(stages_)), ...);
-  }
-  template <class F>
-  void for_each(F&& f) {
-    each(f, std::make_index_sequence<count>{});
-  }
-  template <class F>
-  void for_each(F&& f) const {
-    each(f, std::make_index_sequence<count>{});
-  }
-  template <class F>
-  void for_each_reverse(F&& f) const {
-    each_reverse(f, std::make_index_sequence<count>{});
-  }
-
-  boost::hana::tuple<Stages...> stages_;
-  std::array<batch_type, count> outputs_;
-};
-
 /// The stage of a Residual. It owns the stages of its block and its shortcut, and lays out:
 ///   workspace (kept from forward to backward): each block stage's output and workspace, then
 ///     each shortcut stage's;
@@ -447,8 +291,8 @@ private:
 template <class In, class Out, class Scalar, class ExecutionSpace, class BlockStages,
           class ShortcutStages>
 class ResidualStage {
-  using block_type = ResidualBranch<Scalar, ExecutionSpace, BlockStages>;
-  using shortcut_type = ResidualBranch<Scalar, ExecutionSpace, ShortcutStages>;
+  using block_type = StageChain<Scalar, ExecutionSpace, BlockStages>;
+  using shortcut_type = StageChain<Scalar, ExecutionSpace, ShortcutStages>;
   static constexpr bool projects = shortcut_type::count > 0;
   static constexpr std::size_t inner_scratch =
       std::max(block_type::scratch_per_sample, shortcut_type::scratch_per_sample);
@@ -465,7 +309,7 @@ public:
   static constexpr std::size_t parameter_count =
       block_type::parameter_count + shortcut_type::parameter_count;
   static constexpr std::size_t workspace_per_sample =
-      block_type::workspace_per_sample + shortcut_type::workspace_per_sample;
+      block_type::activations_per_sample + shortcut_type::activations_per_sample;
   static constexpr std::size_t scratch_per_sample =
       inner_scratch + 2 * between_width + output_shape::size + (projects ? In::size : 0);
   static constexpr std::size_t state_count = block_type::state_count + shortcut_type::state_count;
@@ -483,7 +327,7 @@ public:
   }
 
   void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
-    shortcut_.bind_workspace(block_.bind_workspace(workspace.data(), batch), batch);
+    shortcut_.bind_activations(block_.bind_activations(workspace.data(), batch), batch);
   }
 
   void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
@@ -494,8 +338,13 @@ public:
   }
 
   void initialize(ExecutionSpace const& space, CounterRng const& rng) {
-    block_.initialize(space, rng, 0);
-    shortcut_.initialize(space, rng, shortcut_ids);
+    // Inner stage k draws from a stream of its own, derived from the Residual's.
+    auto const streams = [&](std::size_t first) {
+      return
+          [&rng, first](std::size_t k) { return CounterRng(rng.bits(first + k), first + k + 1); };
+    };
+    block_.initialize(space, streams(0));
+    shortcut_.initialize(space, streams(shortcut_ids));
   }
 
   template <class XView, class YView>

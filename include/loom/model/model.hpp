@@ -11,15 +11,10 @@
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
 #include <loom/layers/concepts.hpp>
+#include <loom/layers/detail/stage_chain.hpp>
 #include <loom/model/sequential.hpp>
 
 #include <Kokkos_Core.hpp>
-
-#include <boost/hana/at.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/range.hpp>
-#include <boost/hana/reverse.hpp>
-#include <boost/hana/tuple.hpp>
 
 #include <algorithm>
 #include <array>
@@ -59,43 +54,17 @@ std::string execution_space_name() {
   return ExecutionSpace::name();
 }
 
-/// Per-stage constants of a stage list.
-template <class... Stages>
-struct StageTable {
-  static constexpr std::size_t count = sizeof...(Stages);
-  static constexpr std::array<std::size_t, count> parameter_offsets = [] {
-    std::array<std::size_t, count> offsets{};
-    std::size_t offset = 0;
-    std::size_t i = 0;
-    ((offsets[i++] = offset, offset += Stages::parameter_count), ...);
-    return offsets;
-  }();
-  // Per sample: every stage's output and its own workspace.
-  static constexpr std::size_t activations_per_sample =
-      (std::size_t{0} + ... + (Stages::output_shape::size + Stages::workspace_per_sample));
-  static constexpr std::size_t widest =
-      std::max({std::size_t{0}, Stages::output_shape::size..., Stages::input_shape::size...});
-  // Per sample: the largest scratch any stage needs within one pass.
-  static constexpr std::size_t scratch_per_sample =
-      std::max({std::size_t{0}, scratch_per_sample_of<Stages>()...});
-  static constexpr std::array<std::size_t, count> state_offsets = [] {
-    std::array<std::size_t, count> offsets{};
-    std::size_t offset = 0;
-    std::size_t i = 0;
-    ((offsets[i++] = offset, offset += state_count_of<Stages>()), ...);
-    return offsets;
-  }();
-  static constexpr std::size_t state_count = (std::size_t{0} + ... + state_count_of<Stages>());
-};
-template <class List>
-struct stage_table;
-template <class... Stages>
-struct stage_table<type_list<Stages...>> {
-  using type = StageTable<Stages...>;
-};
-
 struct NoCallback {
   void operator()(std::size_t, std::size_t) const {}
+};
+
+/// The hook through which Model::backward reports each stage's finished gradients.
+template <class Callback>
+struct GradientsReady {
+  Callback& callback;
+  void after_backward(std::size_t, std::size_t offset, std::size_t count) {
+    callback(offset, count);
+  }
 };
 } // namespace detail
 
@@ -137,7 +106,7 @@ public:
   using value_type = Scalar;
   using input_shape = typename net::input_shape;
   using output_shape = typename net::output_shape;
-  using stage_tuple = typename net::template stages<Scalar, ExecutionSpace>;
+  using stage_list = typename net::template stage_list<Scalar, ExecutionSpace>;
   using buffer_type = Vector<Scalar, memory_space>;
   using batch_type = MatrixSlice<Scalar, memory_space>;
   using const_batch_type = MatrixSlice<Scalar const, memory_space>;
@@ -145,11 +114,13 @@ public:
   static constexpr std::size_t num_parameters = net::num_parameters;
 
 private:
-  using table =
-      typename detail::stage_table<typename net::template stage_list<Scalar, ExecutionSpace>>::type;
+  using chain_type = detail::StageChain<Scalar, ExecutionSpace, stage_list>;
+  // The gradient buffers passed between stages hold the widest input or output.
+  static constexpr std::size_t widest =
+      std::max({chain_type::widest_inner, input_shape::size, output_shape::size});
 
 public:
-  static constexpr std::size_t num_stages = table::count;
+  static constexpr std::size_t num_stages = chain_type::count;
   /// Whether backward() also computes ∂loss/∂input (off by default: training does not need
   /// it). Read it with input_gradient().
   void enable_input_gradient(bool on = true) { input_gradient_enabled_ = on; }
@@ -163,10 +134,11 @@ public:
   }
 
   /// The parameters of each stage start here in parameters() and gradients().
-  static constexpr std::array<std::size_t, num_stages> parameter_offsets = table::parameter_offsets;
+  static constexpr std::array<std::size_t, num_stages> parameter_offsets =
+      chain_type::parameter_offsets;
   /// Values kept between passes that are not trained (batch norm's running statistics), in
   /// one flat buffer, states(); saved in checkpoints with the parameters.
-  static constexpr std::size_t num_states = table::state_count;
+  static constexpr std::size_t num_states = chain_type::state_count;
 
   /// \param seed   initialises the parameters (loom::CounterRng) and the dropout streams
   /// \param space  the execution space instance kernels are launched on
@@ -188,9 +160,8 @@ public:
   void initialize(std::uint64_t seed) {
     seed_ = seed;
     step_ = 0;
-    for_each_stage([&](auto i, auto& stage) {
-      stage.initialize(space_, CounterRng(seed, parameter_offsets[i] + 1));
-    });
+    chain_.initialize(space_,
+                      [seed](std::size_t i) { return CounterRng(seed, parameter_offsets[i] + 1); });
     kernels::fill(space_, gradients_, Scalar(0));
   }
 
@@ -364,12 +335,8 @@ public:
     std::size_t const batch = x.extent(0);
     prepare(batch);
     input_ = const_batch_type(x.data(), batch, input_shape::size);
-    auto ctx = context();
-    for_each_stage([&](auto i, auto& stage) {
-      ctx.stage = i;
-      stage.forward(space_, ctx, stage_input(i), outputs_[i]);
-    });
-    return const_batch_type(outputs_[num_stages - 1].data(), batch, output_shape::size);
+    chain_.forward(space_, context(), input_);
+    return chain_.output();
   }
 
   /// Where the loss writes ∂loss/∂output for the batch of the last forward(); backward()
@@ -403,20 +370,10 @@ public:
     auto ctx = context();
     ctx.gradient_alpha = alpha;
     ctx.gradient_beta = beta;
-    for_each_stage_reverse([&](auto i, auto& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      ctx.stage = i;
-      batch_type const dy = gradient_view((i + 1) % 2, Stage::output_shape::size);
-      batch_type const dx = i > 0 || input_gradient_enabled_
-                                ? gradient_view(i % 2, Stage::input_shape::size)
-                                : batch_type();
-      VectorSlice<Scalar, memory_space> const slice(target.data() + parameter_offsets[i],
-                                                    Stage::parameter_count);
-      stage.backward(space_, ctx, stage_input(i), outputs_[i], dy, dx, slice);
-      if constexpr (Stage::parameter_count > 0) {
-        on_gradients_ready(parameter_offsets[i], Stage::parameter_count);
-      }
-    });
+    chain_.backward(space_, ctx, input_, gradient_view(num_stages % 2, output_shape::size),
+                    input_gradient_enabled_ ? gradient_view(0, input_shape::size) : batch_type(),
+                    VectorSlice<Scalar, memory_space>(target.data(), num_parameters),
+                    gradient_buffers_, 0, detail::GradientsReady<Callback>{on_gradients_ready});
     ++step_;
   }
 
@@ -454,20 +411,6 @@ public:
   }
 
 private:
-  using stage_indices =
-      decltype(boost::hana::make_range(boost::hana::size_c<0>, boost::hana::size_c<num_stages>));
-
-  template <class F>
-  void for_each_stage(F&& f) {
-    boost::hana::for_each(boost::hana::to_tuple(stage_indices{}),
-                          [&](auto i) { f(std::size_t(i), boost::hana::at(stages_, i)); });
-  }
-  template <class F>
-  void for_each_stage_reverse(F&& f) {
-    boost::hana::for_each(boost::hana::reverse(boost::hana::to_tuple(stage_indices{})),
-                          [&](auto i) { f(std::size_t(i), boost::hana::at(stages_, i)); });
-  }
-
   template <class... Annotated>
   static void add_blocks(std::vector<ParameterBlock>& blocks, detail::type_list<Annotated...>) {
     std::size_t offset = 0;
@@ -558,15 +501,8 @@ private:
   }
 
   void bind_parameters() {
-    for_each_stage([&](auto i, auto& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      stage.bind(VectorSlice<Scalar, memory_space>(parameters_.data() + parameter_offsets[i],
-                                                   Stage::parameter_count));
-      if constexpr (detail::state_count_of<Stage>() > 0) {
-        stage.bind_state(VectorSlice<Scalar, memory_space>(states_.data() + table::state_offsets[i],
-                                                           detail::state_count_of<Stage>()));
-      }
-    });
+    chain_.bind(VectorSlice<Scalar, memory_space>(parameters_.data(), num_parameters));
+    chain_.bind_state(VectorSlice<Scalar, memory_space>(states_.data(), num_states));
   }
 
   PassContext<Scalar> context() const {
@@ -577,14 +513,6 @@ private:
     ctx.step = step_;
     ctx.sample_offset = sample_offset_;
     return ctx;
-  }
-
-  const_batch_type stage_input(std::size_t i) const {
-    if (i == 0) {
-      return input_;
-    }
-    return const_batch_type(outputs_[i - 1].data(), outputs_[i - 1].extent(0),
-                            outputs_[i - 1].extent(1));
   }
 
   batch_type gradient_view(std::size_t parity, std::size_t width) const {
@@ -600,31 +528,16 @@ private:
       capacity_ = batch;
       workspace_ =
           buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::workspace"),
-                      capacity_ * (table::activations_per_sample + 2 * table::widest +
-                                   table::scratch_per_sample));
+                      capacity_ * (chain_type::activations_per_sample + 2 * widest +
+                                   chain_type::scratch_per_sample));
     }
     batch_ = batch;
-    Scalar* cursor = workspace_.data();
-    for_each_stage([&](auto i, auto& stage) {
-      using Stage = std::decay_t<decltype(stage)>;
-      outputs_[i] = batch_type(cursor, batch, Stage::output_shape::size);
-      cursor += batch * Stage::output_shape::size;
-      stage.bind_workspace(
-          VectorSlice<Scalar, memory_space>(cursor, batch * Stage::workspace_per_sample), batch);
-      cursor += batch * Stage::workspace_per_sample;
-    });
+    Scalar* const cursor = chain_.bind_activations(workspace_.data(), batch);
     gradient_buffers_[0] = cursor;
-    gradient_buffers_[1] = cursor + batch * table::widest;
-    if constexpr (table::scratch_per_sample > 0) {
-      VectorSlice<Scalar, memory_space> const scratch(cursor + 2 * batch * table::widest,
-                                                      batch * table::scratch_per_sample);
-      for_each_stage([&](auto, auto& stage) {
-        using Stage = std::decay_t<decltype(stage)>;
-        if constexpr (detail::scratch_per_sample_of<Stage>() > 0) {
-          stage.bind_scratch(scratch, batch);
-        }
-      });
-    }
+    gradient_buffers_[1] = cursor + batch * widest;
+    chain_.bind_scratch(VectorSlice<Scalar, memory_space>(cursor + 2 * batch * widest,
+                                                          batch * chain_type::scratch_per_sample),
+                        batch);
   }
 
   struct SummaryRow {
@@ -702,8 +615,7 @@ private:
   buffer_type gradients_;
   buffer_type states_;
   buffer_type workspace_;
-  stage_tuple stages_;
-  std::array<batch_type, num_stages> outputs_;
+  chain_type chain_;
   std::array<Scalar*, 2> gradient_buffers_{};
   const_batch_type input_;
   std::size_t capacity_ = 0;
