@@ -16,6 +16,11 @@
 //     c.broadcast(data, root)       every rank ends with root's data
 //     c.send(data, dest, tag), c.recv(data, source, tag)
 //     c.barrier()
+//     C(env)                        over env.comm() (an Environment), duplicated
+//     c.collectively(f)             runs f; a loom::Error on one rank is raised on every rank
+//     c.check_configuration(cfg, who)
+//                                   every rank stops with the same message when a rank's
+//                                   loom::detail::Configuration differs from rank 0's
 //     c.split(color, key)           a communicator of the same policy over the ranks that
 //                                   gave the same color, ordered by key
 //     c.iall_reduce(data, op), c.ireduce_scatter, c.iall_gather, c.ibroadcast, c.isend,
@@ -27,6 +32,8 @@
 //   and frees its duplicate when destroyed; it must outlive its requests.
 //   Models: comm::Mpi, comm::Ring, comm::RecursiveHalving, comm::Self.
 
+#include <loom/core/detail/consensus.hpp>
+#include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 
 #include <concepts>
@@ -165,7 +172,8 @@ void wait_all(Range& requests) {
 }
 
 template <class C>
-concept Communicator = requires(C& c, C const& cc, std::span<float> data) {
+concept Communicator = requires(C& c, C const& cc, std::span<float> data,
+                                loom::detail::Configuration const& configuration) {
   typename C::communicator_type;
   { C::name() } -> std::convertible_to<std::string>;
   { cc.rank() } -> std::convertible_to<int>;
@@ -177,8 +185,10 @@ concept Communicator = requires(C& c, C const& cc, std::span<float> data) {
   c.barrier();
   { c.iall_reduce(data, ReduceOp::sum) } -> std::same_as<Request>;
   { c.split(0, 0) } -> std::same_as<C>;
+  c.collectively([] { return 0; });
+  c.check_configuration(configuration, "");
 }
-&&std::is_same_v<typename C::communicator_type, C>;
+&&std::constructible_from<C, Environment const&>&& std::is_same_v<typename C::communicator_type, C>;
 
 /// \brief Trait form of the concept, for static_assert messages.
 template <class C>

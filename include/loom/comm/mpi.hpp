@@ -6,6 +6,7 @@
 #include <loom/comm/detail/mpi.hpp>
 #include <loom/comm/detail/mpi_base.hpp>
 #include <loom/comm/detail/schedule.hpp>
+#include <loom/core/environment.hpp>
 
 #include <cstddef>
 #include <cstring>
@@ -29,6 +30,9 @@ public:
   ///              this object)
   explicit Mpi(MPI_Comm comm)
       : MpiBase(comm, "loom::comm::Mpi") {}
+  /// Works over the communicator of loom's strategies, env.comm() (duplicated).
+  explicit Mpi(Environment const& env)
+      : Mpi(env.comm()) {}
 
   template <class T>
   void all_reduce(std::span<T> data, ReduceOp op) {

@@ -5,6 +5,7 @@
 #include <loom/comm/concepts.hpp>
 #include <loom/comm/detail/mpi_base.hpp>
 #include <loom/comm/detail/schedule.hpp>
+#include <loom/core/environment.hpp>
 
 #include <cstddef>
 #include <cstring>
@@ -41,6 +42,9 @@ public:
   /// \param comm  the MPI communicator to work over (duplicated)
   explicit RecursiveHalving(MPI_Comm comm)
       : MpiBase(comm, "loom::comm::RecursiveHalving") {}
+  /// Works over the communicator of loom's strategies, env.comm() (duplicated).
+  explicit RecursiveHalving(Environment const& env)
+      : RecursiveHalving(env.comm()) {}
 
   template <class T>
   void all_reduce(std::span<T> data, ReduceOp op) {

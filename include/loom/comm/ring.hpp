@@ -5,6 +5,7 @@
 #include <loom/comm/concepts.hpp>
 #include <loom/comm/detail/mpi_base.hpp>
 #include <loom/comm/detail/schedule.hpp>
+#include <loom/core/environment.hpp>
 
 #include <cstddef>
 #include <span>
@@ -34,6 +35,9 @@ public:
   /// \param comm  the MPI communicator to work over (duplicated)
   explicit Ring(MPI_Comm comm)
       : MpiBase(comm, "loom::comm::Ring") {}
+  /// Works over the communicator of loom's strategies, env.comm() (duplicated).
+  explicit Ring(Environment const& env)
+      : Ring(env.comm()) {}
 
   template <class T>
   void all_reduce(std::span<T> data, ReduceOp op) {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <loom/comm/concepts.hpp>
+#include <loom/core/detail/consensus.hpp>
+#include <loom/core/environment.hpp>
 #include <loom/core/error.hpp>
 
 #include <span>
@@ -16,6 +18,7 @@ public:
   static std::string name() { return "comm::Self"; }
 
   Self() = default;
+  explicit Self(Environment const&) {}
 
   int rank() const { return 0; }
   int size() const { return 1; }
@@ -56,6 +59,11 @@ public:
     no_peer("recv");
   }
   void barrier() {}
+  template <class F>
+  auto collectively(F&& f) -> decltype(f()) {
+    return f();
+  }
+  void check_configuration(loom::detail::Configuration const&, char const*) {}
   Self split(int, int) const { return {}; }
 
 private:

@@ -54,21 +54,23 @@ struct OptimizerContents {
   std::vector<std::vector<Scalar>> buffers;
 };
 
-/// Adds the sections "model", "parameters" and (for a model with states) "states".
-template <class M>
-void add_model(CheckpointWriter& writer, M const& model) {
+/// Adds the sections "model", "parameters" and (for a model with states) "states", in the whole
+/// network's layout; `layout` moves the model's buffers there (loom::detail::WholeLayout for a
+/// model that holds the whole network).
+template <class M, class Layout = loom::detail::WholeLayout>
+void add_model(CheckpointWriter& writer, M const& model, Layout const& layout = {}) {
   ByteWriter out;
   out.write_string(M::identity());
   out.write_u64(fingerprint(M::identity()));
-  out.write_u64(M::num_parameters);
-  std::vector<std::uint64_t> const offsets(M::parameter_offsets.begin(),
-                                           M::parameter_offsets.end());
+  out.write_u64(M::num_logical_parameters);
+  std::vector<std::uint64_t> const offsets(M::logical_parameter_offsets.begin(),
+                                           M::logical_parameter_offsets.end());
   out.write_array(offsets);
   out.write_u64(model.seed());
   out.write_u64(model.step());
   writer.add("model", std::move(out));
   ByteWriter parameters;
-  parameters.write_array(loom::detail::to_host(model.parameters()));
+  parameters.write_array(layout.to_logical(model.parameters()));
   writer.add("parameters", std::move(parameters));
   if constexpr (M::num_states > 0) {
     ByteWriter states;
@@ -95,7 +97,7 @@ ModelContents<typename M::value_type> read_model(CheckpointReader const& reader,
                          ", but ", mine, " is ", M::identity(),
                          "; load it into a model of the type it was written for");
     }
-    if (in.read_u64() != M::num_parameters ||
+    if (in.read_u64() != M::num_logical_parameters ||
         in.template read_array<std::uint64_t>().size() != M::num_stages) {
       loom::detail::fail(who, ": checkpoint '", file, "' describes the parameters of ", identity,
                          " differently from this build of loom");
@@ -109,9 +111,9 @@ ModelContents<typename M::value_type> read_model(CheckpointReader const& reader,
     contents.parameters = in.template read_array<Scalar>();
     in.expect_end();
   }
-  if (contents.parameters.size() != M::num_parameters) {
+  if (contents.parameters.size() != M::num_logical_parameters) {
     loom::detail::fail(who, ": checkpoint '", file, "' holds ", contents.parameters.size(),
-                       " parameters; the model has ", M::num_parameters);
+                       " parameters; the model has ", M::num_logical_parameters);
   }
   // Models without state (most) write no "states" section and ignore one.
   if constexpr (M::num_states > 0) {
@@ -131,10 +133,11 @@ ModelContents<typename M::value_type> read_model(CheckpointReader const& reader,
   return contents;
 }
 
-/// Applies what read_model() returned.
-template <class M>
-void restore_model(M& model, ModelContents<typename M::value_type> const& contents) {
-  loom::detail::from_host(model.parameters(), contents.parameters);
+/// Applies what read_model() returned; `layout` takes the model's part of the whole network.
+template <class M, class Layout = loom::detail::WholeLayout>
+void restore_model(M& model, ModelContents<typename M::value_type> const& contents,
+                   Layout const& layout = {}) {
+  layout.assign(model.parameters(), contents.parameters);
   if constexpr (M::num_states > 0) {
     loom::detail::from_host(model.states(), contents.states);
   }
@@ -142,26 +145,28 @@ void restore_model(M& model, ModelContents<typename M::value_type> const& conten
   model.set_step(contents.step);
 }
 
-/// Adds the section "optimizer".
-template <class State>
-void add_optimizer(CheckpointWriter& writer, State const& state) {
+/// Adds the section "optimizer", its buffers in the whole network's layout.
+template <class State, class Layout = loom::detail::WholeLayout>
+void add_optimizer(CheckpointWriter& writer, State const& state, Layout const& layout = {}) {
   ByteWriter out;
   out.write_string(State::optimizer_type::name());
   out.write_u64(state.steps());
   out.write_u64(state.buffers().size());
   for (auto const& buffer : state.buffers()) {
     out.write_string(buffer.name);
-    out.write_array(loom::detail::to_host(buffer.view));
+    out.write_array(layout.to_logical(buffer.view));
   }
   writer.add("optimizer", std::move(out));
 }
 
 /// Reads and checks the section written by add_optimizer() against `state`'s type and options.
-/// \param uses how messages name the optimizer read into ("this trainer uses")
+/// \param uses     how messages name the optimizer read into ("this trainer uses")
+/// \param logical  the whole network's parameter count, when the state is a rank's part of a
+///                 split network's (the buffers are saved in the whole network's layout)
 template <class State>
 OptimizerContents<typename State::value_type>
 read_optimizer(CheckpointReader const& reader, State const& state, char const* who,
-               char const* uses = "the optimizer is") {
+               char const* uses = "the optimizer is", std::size_t logical = 0) {
   using Scalar = typename State::value_type;
   std::string const file = reader.path().string();
   std::string const mine = State::optimizer_type::name();
@@ -181,10 +186,12 @@ read_optimizer(CheckpointReader const& reader, State const& state, char const* w
   for (auto const& buffer : state.buffers()) {
     std::string const buffer_name = in.read_string();
     auto values = in.template read_array<Scalar>();
-    if (buffer_name != buffer.name || values.size() != buffer.view.extent(0)) {
+    std::size_t const expected =
+        buffer.view.extent(0) == 0 || logical == 0 ? buffer.view.extent(0) : logical;
+    if (buffer_name != buffer.name || values.size() != expected) {
       loom::detail::fail(who, ": checkpoint '", file, "' holds ", name, " state '", buffer_name,
                          "' of ", values.size(), " values where this optimizer keeps '",
-                         buffer.name, "' of ", buffer.view.extent(0),
+                         buffer.name, "' of ", expected,
                          " (were the optimizer options, e.g. momentum, different?)");
     }
     contents.buffers.push_back(std::move(values));
@@ -194,11 +201,11 @@ read_optimizer(CheckpointReader const& reader, State const& state, char const* w
 }
 
 /// Applies what read_optimizer() returned.
-template <class State>
-void restore_optimizer(State& state,
-                       OptimizerContents<typename State::value_type> const& contents) {
+template <class State, class Layout = loom::detail::WholeLayout>
+void restore_optimizer(State& state, OptimizerContents<typename State::value_type> const& contents,
+                       Layout const& layout = {}) {
   for (std::size_t b = 0; b < state.buffers().size(); ++b) {
-    loom::detail::from_host(state.buffers()[b].view, contents.buffers[b]);
+    layout.assign(state.buffers()[b].view, contents.buffers[b]);
   }
   state.set_steps(contents.steps);
 }
@@ -211,6 +218,9 @@ void restore_optimizer(State& state,
 /// \throws loom::Error naming the file when it cannot be written (a file already there stays)
 template <class M>
 void save(std::filesystem::path const& path, M const& model) {
+  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
+                          "split over ranks; save and load it through its strategy, with "
+                          "Trainer::save and Trainer::load, which write the whole network");
   CheckpointWriter writer;
   detail::add_model(writer, model);
   writer.write(path);
@@ -222,6 +232,9 @@ void save(std::filesystem::path const& path, M const& model) {
 /// \tparam State the optimizer's state, e.g. loom::Adam::state<float, ExecutionSpace>
 template <class M, class State>
 void save(std::filesystem::path const& path, M const& model, State const& optimizer) {
+  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
+                          "split over ranks; save and load it through its strategy, with "
+                          "Trainer::save and Trainer::load, which write the whole network");
   CheckpointWriter writer;
   detail::add_model(writer, model);
   detail::add_optimizer(writer, optimizer);
@@ -234,6 +247,9 @@ void save(std::filesystem::path const& path, M const& model, State const& optimi
 /// \throws loom::Error naming the file when it is missing, damaged, or holds another model
 template <class M>
 void load(std::filesystem::path const& path, M& model) {
+  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
+                          "split over ranks; save and load it through its strategy, with "
+                          "Trainer::save and Trainer::load, which write the whole network");
   CheckpointReader const reader(path);
   auto const contents = detail::read_model<M>(reader, "loom::io::load");
   detail::restore_model(model, contents);
@@ -245,6 +261,9 @@ void load(std::filesystem::path const& path, M& model) {
 ///         holds another model or optimizer (or one with other options, e.g. no momentum)
 template <class M, class State>
 void load(std::filesystem::path const& path, M& model, State& optimizer) {
+  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
+                          "split over ranks; save and load it through its strategy, with "
+                          "Trainer::save and Trainer::load, which write the whole network");
   CheckpointReader const reader(path);
   auto const contents = detail::read_model<M>(reader, "loom::io::load");
   auto const optimizer_contents = detail::read_optimizer(reader, optimizer, "loom::io::load");

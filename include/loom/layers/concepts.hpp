@@ -57,6 +57,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <type_traits>
 
@@ -74,6 +75,46 @@ concept Layer = requires {
 template <std::size_t Index>
 struct layer_index {};
 
+/// \brief How one of a rank's parameters relates to the logical network's (the layout of
+///        Model<Net>::parameters() and of checkpoints) under a strategy that splits layers.
+struct ParameterRun {
+  std::size_t local = 0;   ///< its first value in this rank's parameters()
+  std::size_t logical = 0; ///< its first value in the logical network's parameters
+  std::size_t count = 0;   ///< values
+  bool sharded = false;    ///< held by this rank alone (else the same on every rank of the group)
+  bool partial = false;    ///< backward leaves a partial sum, completed by a sum over the group
+};
+
+/// \brief This rank's place in the group of ranks a strategy splits layers over.
+struct Shard {
+  int rank = 0;
+  int size = 1;
+};
+
+namespace detail {
+/// \brief The ranks that share each sample under a strategy that splits layers (a band of
+///        rows each, a slice of a layer's units each): what split stages communicate through.
+///        One indirect call per layer and pass where a layer communicates; host memory.
+template <class Scalar>
+class SampleGroup {
+public:
+  virtual ~SampleGroup() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// In place: every rank ends with the sum over the group.
+  virtual void sum(Scalar* data, std::size_t count) = 0;
+  /// In place: rank r brings values [r·count/size, (r+1)·count/size) (count divisible by the
+  /// size), every rank ends with all of them.
+  virtual void all_gather(Scalar* data, std::size_t count) = 0;
+  /// Starts sending `up` to rank − 1 and `down` to rank + 1 while receiving `from_up` from
+  /// rank − 1 and `from_down` from rank + 1 (empty spans where there is no such rank or
+  /// nothing to move); finish_exchange() completes it. One exchange at a time.
+  virtual void start_exchange(std::span<Scalar const> up, std::span<Scalar const> down,
+                              std::span<Scalar> from_up, std::span<Scalar> from_down) = 0;
+  virtual void finish_exchange() = 0;
+};
+} // namespace detail
+
 /// \brief What a forward or backward pass knows beyond its tensors.
 template <class Scalar>
 struct PassContext {
@@ -85,6 +126,8 @@ struct PassContext {
   std::size_t stage = 0;           ///< the stage's position
   Scalar gradient_alpha = 1;       ///< backward writes α·∂L/∂θ + β·target
   Scalar gradient_beta = 0;        ///< 0: overwrite the target; 1: add to it
+  /// The ranks that share each sample when a strategy splits layers (null: none).
+  detail::SampleGroup<Scalar>* group = nullptr;
 };
 
 /// \brief Whether an elementwise activation's derivative is computed from its output (ReLU,

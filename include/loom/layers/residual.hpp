@@ -23,6 +23,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace loom {
 
@@ -313,11 +314,25 @@ public:
   static constexpr std::size_t scratch_per_sample =
       inner_scratch + 2 * between_width + output_shape::size + (projects ? In::size : 0);
   static constexpr std::size_t state_count = block_type::state_count + shortcut_type::state_count;
+  static constexpr std::size_t logical_parameter_count =
+      block_type::logical_parameter_count + shortcut_type::logical_parameter_count;
+
+  static void parameter_roles(std::vector<ParameterRun>& out, std::size_t local,
+                              std::size_t logical, Shard shard) {
+    block_type::parameter_roles(out, local, logical, shard);
+    shortcut_type::parameter_roles(out, local + block_type::parameter_count,
+                                   logical + block_type::logical_parameter_count, shard);
+  }
 
   void bind(VectorSlice<Scalar, memory_space> params) {
     block_.bind(VectorSlice<Scalar, memory_space>(params.data(), block_type::parameter_count));
     shortcut_.bind(VectorSlice<Scalar, memory_space>(params.data() + block_type::parameter_count,
                                                      shortcut_type::parameter_count));
+  }
+
+  void set_shard(Shard shard) {
+    block_.set_shard(shard);
+    shortcut_.set_shard(shard);
   }
 
   void bind_state(VectorSlice<Scalar, memory_space> state) {

@@ -12,6 +12,7 @@
 #include <loom/layers/activations.hpp>
 #include <loom/layers/concepts.hpp>
 #include <loom/layers/detail/stage_chain.hpp>
+#include <loom/model/placement.hpp>
 #include <loom/model/sequential.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -87,7 +88,11 @@ struct GradientsReady {
 /// \tparam Net             a network type, e.g. loom::Sequential<...>
 /// \tparam ExecutionSpace  where every kernel runs (default Kokkos::DefaultExecutionSpace)
 /// \tparam Scalar          float (default) or double
-template <class Net, class ExecutionSpace = Kokkos::DefaultExecutionSpace, class Scalar = float>
+/// \tparam Placement       which part of the network this process holds: loom::Whole (default),
+///                         or the placement of a strategy that splits layers over ranks
+///                         (model/placement.hpp), which the strategy's runtime constructs
+template <class Net, class ExecutionSpace = Kokkos::DefaultExecutionSpace, class Scalar = float,
+          class Placement = Whole>
 class Model {
   static_assert(Kokkos::is_execution_space<ExecutionSpace>::value,
                 "loom::Model<Net, ExecutionSpace, Scalar>: ExecutionSpace must be a Kokkos "
@@ -97,24 +102,48 @@ class Model {
   static_assert(detail::checked<detail::check_network<Net>()>);
   // After a failed check (here or in a layer of Net), compile on with a stand-in so that the
   // diagnostic is the only error.
-  using net = std::conditional_t<detail::check_network<Net>(), Net, Sequential<Input<1>, Identity>>;
+  static constexpr bool network_ok = detail::check_network<Net>();
+  using checked_net = std::conditional_t<network_ok, Net, Sequential<Input<1>, Identity>>;
+  static constexpr bool placement_ok = [] {
+    if constexpr (network_ok) {
+      return Placement::template check<Net>();
+    } else {
+      return true;
+    }
+  }();
+  using net = std::conditional_t<placement_ok, checked_net, Sequential<Input<1>, Identity>>;
+  using placement = std::conditional_t<placement_ok, Placement, Whole>;
 
 public:
   using network_type = Net;
   using execution_space = ExecutionSpace;
   using memory_space = typename ExecutionSpace::memory_space;
   using value_type = Scalar;
-  using input_shape = typename net::input_shape;
+  using placement_type = Placement;
+  /// The shape of one sample of this process's input (the network's unless the placement
+  /// splits it, e.g. a band of rows).
+  using input_shape = typename placement::template input_shape<net>;
   using output_shape = typename net::output_shape;
-  using stage_list = typename net::template stage_list<Scalar, ExecutionSpace>;
+  using stage_list = typename placement::template stage_list<net, Scalar, ExecutionSpace>;
   using buffer_type = Vector<Scalar, memory_space>;
   using batch_type = MatrixSlice<Scalar, memory_space>;
   using const_batch_type = MatrixSlice<Scalar const, memory_space>;
 
-  static constexpr std::size_t num_parameters = net::num_parameters;
-
 private:
   using chain_type = detail::StageChain<Scalar, ExecutionSpace, stage_list>;
+  static_assert(!placement_ok || chain_type::logical_parameter_count == net::num_parameters,
+                "loom::Model: the placement's stages must hold parts of the network's layers");
+
+public:
+  /// Whether this process holds the whole network (Placement = loom::Whole).
+  static constexpr bool whole = std::is_same_v<placement, Whole>;
+  /// The parameters this process holds: the network's, Net::num_parameters, unless the
+  /// placement splits layers.
+  static constexpr std::size_t num_parameters = chain_type::parameter_count;
+  /// The parameters of the whole network (the layout of checkpoints).
+  static constexpr std::size_t num_logical_parameters = net::num_parameters;
+
+private:
   // The gradient buffers passed between stages hold the widest input or output.
   static constexpr std::size_t widest =
       std::max({chain_type::widest_inner, input_shape::size, output_shape::size});
@@ -136,6 +165,10 @@ public:
   /// The parameters of each stage start here in parameters() and gradients().
   static constexpr std::array<std::size_t, num_stages> parameter_offsets =
       chain_type::parameter_offsets;
+  /// Where each stage's layer starts in the whole network's parameters (= parameter_offsets
+  /// for a whole network).
+  static constexpr std::array<std::size_t, num_stages> logical_parameter_offsets =
+      chain_type::logical_parameter_offsets;
   /// Values kept between passes that are not trained (batch norm's running statistics), in
   /// one flat buffer, states(); saved in checkpoints with the parameters.
   static constexpr std::size_t num_states = chain_type::state_count;
@@ -143,11 +176,16 @@ public:
   /// \param seed   initialises the parameters (loom::CounterRng) and the dropout streams
   /// \param space  the execution space instance kernels are launched on
   explicit Model(std::uint64_t seed = 0, ExecutionSpace space = ExecutionSpace())
+      : Model(seed, Shard{}, std::move(space)) {}
+  /// A process's part of a network split over `shard.size` ranks: each part draws its
+  /// initial parameters as the same values of the whole network would be drawn.
+  Model(std::uint64_t seed, Shard shard, ExecutionSpace space = ExecutionSpace())
       : space_(std::move(space))
       , parameters_(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::parameters"),
                     num_parameters)
       , gradients_("loom::Model::gradients", num_parameters)
-      , states_("loom::Model::states", num_states) {
+      , states_("loom::Model::states", num_states)
+      , shard_(shard) {
     set_up(seed);
   }
 
@@ -160,8 +198,11 @@ public:
   void initialize(std::uint64_t seed) {
     seed_ = seed;
     step_ = 0;
-    chain_.initialize(space_,
-                      [seed](std::size_t i) { return CounterRng(seed, parameter_offsets[i] + 1); });
+    // Stage i draws from the stream of its offset in the whole network's parameters, so that
+    // a part of a split network draws what the whole one would.
+    chain_.initialize(space_, [seed](std::size_t i) {
+      return CounterRng(seed, chain_type::logical_parameter_offsets[i] + 1);
+    });
     kernels::fill(space_, gradients_, Scalar(0));
   }
 
@@ -175,6 +216,24 @@ public:
 
   /// "Sequential<Input<784>, Dense<10>> (float)": the model type, as checkpoints record it.
   static std::string identity() { return net::name() + " (" + scalar_name() + ")"; }
+
+  /// \brief This process's place in the group its network is split over ({0, 1}: whole).
+  Shard shard() const { return shard_; }
+
+  /// \brief How this process's parameters relate to the whole network's: runs of values in
+  ///        parameters() and where they lie in the whole network's parameters (the layout of
+  ///        parameter_layout() and of checkpoints), each replicated or held by this process
+  ///        alone, and whether backward leaves a partial sum to add up over the group. For a
+  ///        whole network, one replicated, complete run per stage with parameters.
+  std::vector<ParameterRun> parameter_map() const {
+    std::vector<ParameterRun> runs;
+    chain_type::parameter_roles(runs, 0, 0, shard_);
+    return runs;
+  }
+
+  /// \brief The ranks that share each sample, for the stages of a split network to
+  ///        communicate through (the strategy's runtime sets it; null: none).
+  void set_group(detail::SampleGroup<Scalar>* group) { group_ = group; }
 
   /// \brief Where a layer's parameters lie in parameters() and gradients().
   struct ParameterBlock {
@@ -216,13 +275,13 @@ public:
   /// \brief The parameters of the layer at position `layer` (0: the first after Input), a
   ///        view into parameters(); empty for a layer without parameters.
   /// \throws loom::Error when there is no such layer
-  VectorSlice<Scalar, memory_space> layer_parameters(std::size_t layer) const {
+  VectorSlice<Scalar, memory_space> layer_parameters(std::size_t layer) const requires whole {
     auto const [offset, count] = layer_range(layer, "layer_parameters");
     return VectorSlice<Scalar, memory_space>(parameters_.data() + offset, count);
   }
   /// \brief The gradients of the layer at position `layer`, a view into gradients().
   /// \throws loom::Error when there is no such layer
-  VectorSlice<Scalar, memory_space> layer_gradients(std::size_t layer) const {
+  VectorSlice<Scalar, memory_space> layer_gradients(std::size_t layer) const requires whole {
     auto const [offset, count] = layer_range(layer, "layer_gradients");
     return VectorSlice<Scalar, memory_space>(gradients_.data() + offset, count);
   }
@@ -250,7 +309,8 @@ public:
   ///        in batches of at most `batch`. The mode is restored afterwards; the activations of
   ///        an earlier forward() are not kept (run forward() again before backward()).
   /// \throws loom::Error when inputs is not a whole number of samples or batch is 0
-  std::vector<Scalar> predict(std::span<Scalar const> inputs, std::size_t batch = 256) {
+  std::vector<Scalar> predict(std::span<Scalar const> inputs,
+                              std::size_t batch = 256) requires whole {
     if (inputs.size() % input_shape::size != 0) {
       detail::fail("loom::Model::predict: ", inputs.size(),
                    " input values are not a whole number of samples of ", input_shape::size,
@@ -267,7 +327,7 @@ public:
   ///        its order, as predict(inputs) gives them.
   /// \throws loom::Error when the data's samples do not have input_shape::size values
   template <data::Dataset Data>
-  std::vector<Scalar> predict(Data const& data, std::size_t batch = 256) {
+  std::vector<Scalar> predict(Data const& data, std::size_t batch = 256) requires whole {
     if (data.sample_size() != input_shape::size) {
       detail::fail("loom::Model::predict: '", data.source(), "' has ", data.sample_size(),
                    " features per sample but the network's ",
@@ -501,6 +561,7 @@ private:
   }
 
   void bind_parameters() {
+    chain_.set_shard(shard_);
     chain_.bind(VectorSlice<Scalar, memory_space>(parameters_.data(), num_parameters));
     chain_.bind_state(VectorSlice<Scalar, memory_space>(states_.data(), num_states));
   }
@@ -512,6 +573,7 @@ private:
     ctx.seed = seed_;
     ctx.step = step_;
     ctx.sample_offset = sample_offset_;
+    ctx.group = group_;
     return ctx;
   }
 
@@ -625,6 +687,8 @@ private:
   std::uint64_t sample_offset_ = 0;
   bool training_ = true;
   bool input_gradient_enabled_ = false;
+  Shard shard_;
+  detail::SampleGroup<Scalar>* group_ = nullptr;
 };
 
 } // namespace loom

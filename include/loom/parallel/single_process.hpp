@@ -4,21 +4,22 @@
 #include <loom/core/environment.hpp>
 #include <loom/data/sampler.hpp>
 #include <loom/loss/concepts.hpp>
+#include <loom/model/model.hpp>
+#include <loom/optim/clip.hpp>
+#include <loom/parallel/concepts.hpp>
+#include <loom/parallel/detail/layout.hpp>
+#include <loom/parallel/detail/step.hpp>
 
 #include <cstddef>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loom {
 
-/// \brief The strategy of one process: the whole batch on this process, nothing to
-///        communicate. The default strategy of loom::Trainer.
-///
-/// A strategy's runtime is where a Trainer's steps meet communication: it gives this
-/// process its slice of each global batch, synchronises the initial parameters, is told as
-/// backward finishes each layer's gradients, completes the gradients before the optimizer
-/// step, and combines the metrics of all processes.
+/// \brief The strategy of one process: the whole batch and the whole network on this process,
+///        nothing to communicate. The default strategy of loom::Trainer.
 struct SingleProcess {
   using strategy_type = SingleProcess;
   static constexpr bool needs_environment = false;
@@ -28,44 +29,54 @@ struct SingleProcess {
   struct options {};
   static std::string describe(options const&) { return "none"; }
 
-  template <class Model>
+  template <class Net, class ExecutionSpace, class Scalar = float>
   class runtime {
-    LossValue pending_;
-
   public:
-    /// Gradients need no synchronisation: an optimizer step may be applied during backward.
+    using model_type = Model<Net, ExecutionSpace, Scalar>;
+    /// Gradients need no completion: an optimizer step may be applied during backward.
     static constexpr bool local_gradients = true;
 
     runtime() = default;
+    explicit runtime(options const&) {}
     runtime(Environment const&, options const&) {}
+
+    model_type make_model(std::uint64_t seed) const { return model_type(seed); }
+    void start(model_type&, std::size_t) {}
+
+    template <class Optimizer, class Work>
+    LossValue step(model_type& model, Optimizer& optimizer, Work& work) {
+      return detail::standard_step(*this, model, optimizer, work);
+    }
+
     int rank() const { return 0; }
     int size() const { return 1; }
     bool is_root() const { return true; }
-    /// This process's rows of a global batch of `rows` samples.
     data::IndexRange shard(std::size_t rows) const { return {0, rows}; }
-    /// Makes every process start from the same parameters.
-    void synchronize_parameters(Model&) {}
-    /// Called by backward() with each finished slice of the gradient buffer.
-    void gradients_ready(Model&, std::size_t /*offset*/, std::size_t /*count*/,
-                         bool /*last_micro_batch*/) {}
-    /// Completes the gradients (sums over processes) before the optimizer step.
-    void finish_gradients(Model&) {}
-    /// Sums a metric over processes.
+    template <class Batch>
+    auto input(model_type const&, Batch const& batch) const {
+      return batch.x;
+    }
+
+    void gradients_ready(model_type&, std::size_t, bool) {}
+    void finish_gradients(model_type&) {}
+    double gradient_norm(model_type const& model) const {
+      return global_norm(model.space(), model.gradients());
+    }
     LossValue combine(LossValue const& local) const { return local; }
-    /// Sums values (a metric's sums()) over processes, in place.
     void sum(std::span<double>) {}
-    /// combine() in two halves, so that the sum can travel while backward runs.
     void start_combine(LossValue const& local) { pending_ = local; }
     LossValue finish_combine() const { return pending_; }
-    /// Checks that every process runs the same configuration.
+
     void check_configuration(detail::Configuration const&) {}
-    /// Runs f; with several processes, an error on one becomes an error on all.
     template <class F>
     auto collectively(F&& f) -> decltype(f()) {
       return f();
     }
-    /// Gives every process the root's bytes.
     void broadcast(std::vector<std::byte>&) {}
+    detail::WholeLayout layout(model_type const&) const { return {}; }
+
+  private:
+    LossValue pending_;
   };
 };
 

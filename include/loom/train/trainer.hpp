@@ -18,6 +18,7 @@
 #include <loom/optim/concepts.hpp>
 #include <loom/optim/schedule.hpp>
 #include <loom/optim/sgd.hpp>
+#include <loom/parallel/concepts.hpp>
 #include <loom/parallel/single_process.hpp>
 #include <loom/train/info.hpp>
 #include <loom/train/metrics.hpp>
@@ -31,6 +32,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <span>
 #include <string>
@@ -45,7 +47,7 @@ namespace loom {
 /// loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD> trainer(
 ///     {.batch = 128, .lr = 0.05, .optimizer = {.momentum = 0.9}, .seed = 1});
 /// \endcode
-template <class OptimizerType, class Strategy = SingleProcess>
+template <class OptimizerType, class StrategyType = SingleProcess>
 struct TrainerOptions {
   std::size_t batch = 32;                         ///< global batch size
   double lr = OptimizerType::default_lr;          ///< base learning rate
@@ -56,7 +58,7 @@ struct TrainerOptions {
   bool shuffle = true;                            ///< a new sample order every epoch
   std::size_t accumulate = 1;                     ///< micro-batches per optimizer step
   std::size_t eval_batch = 1000;                  ///< batch size of evaluate()
-  typename Strategy::options parallel = {};       ///< the strategy's options (bucket size, ...)
+  typename StrategyType::options parallel = {};   ///< the strategy's options (bucket size, ...)
 };
 
 /// \brief Where a Trainer stands: what a checkpoint saves and a resumed run continues from.
@@ -122,39 +124,46 @@ constexpr bool check_loss_fits() {
 /// \tparam Net             the network type, e.g. loom::Sequential<...>
 /// \tparam LossType        loom::SoftmaxCrossEntropy, loom::MSE, ...
 /// \tparam OptimizerType   loom::SGD, loom::Adam, ...
-/// \tparam Strategy        how the work is split over processes (loom::SingleProcess)
+/// \tparam StrategyType    how the work is split over processes, a loom::Strategy
+///                         (loom::SingleProcess, parallel/concepts.hpp)
 /// \tparam ExecutionSpace  where kernels run (default Kokkos::DefaultExecutionSpace)
-template <class Net, class LossType, class OptimizerType, class Strategy = SingleProcess,
+template <class Net, class LossType, class OptimizerType, class StrategyType = SingleProcess,
           class ExecutionSpace = Kokkos::DefaultExecutionSpace>
 class Trainer {
   static_assert(detail::checked<detail::check_optimizer<OptimizerType>()>);
   static_assert(detail::checked<detail::check_loss_fits<Net, LossType>()>);
+  static_assert(detail::checked<detail::check_strategy<StrategyType>()>);
   // After a failed check, compile on with a stand-in so that the diagnostic is the only error.
   using optimizer_impl = std::conditional_t<Optimizer<OptimizerType>, OptimizerType, SGD>;
   using loss_impl = std::conditional_t<Loss<LossType>, LossType, MSE>;
   using net_impl = std::conditional_t<detail::check_network<Net>(), Net,
                                       Sequential<Input<2>, Identity>>; // fits either loss
+  using strategy_impl = std::conditional_t<Strategy<StrategyType>, StrategyType, SingleProcess>;
+  using runtime_type = typename strategy_impl::template runtime<net_impl, ExecutionSpace, float>;
 
 public:
   using network_type = Net;
   using loss_type = loss_impl;
   using optimizer_type = optimizer_impl;
-  using strategy_type = Strategy;
+  using strategy_type = strategy_impl;
   using execution_space = ExecutionSpace;
   using memory_space = typename ExecutionSpace::memory_space;
   using value_type = float;
-  using model_type = Model<net_impl, ExecutionSpace, float>;
+  /// The model this process holds: the whole network, or its part under a strategy that
+  /// splits layers (SpatialParallel, TensorParallel).
+  using model_type = typename runtime_type::model_type;
   using optimizer_state = typename optimizer_impl::template state<float, ExecutionSpace>;
-  using options_type = TrainerOptions<optimizer_impl, Strategy>;
+  using options_type = TrainerOptions<optimizer_impl, strategy_impl>;
   using target_type = typename loss_impl::target_type;
   static constexpr bool classification = std::is_integral_v<target_type>;
   static constexpr std::size_t outputs = net_impl::output_shape::size;
   static constexpr std::size_t targets_per_sample = classification ? 1 : outputs;
 
   /// A trainer of one process.
-  explicit Trainer(options_type options = {}) requires(!Strategy::needs_environment)
+  explicit Trainer(options_type options = {}) requires(!strategy_impl::needs_environment)
       : options_(check(options))
-      , model_(options_.seed)
+      , runtime_(options_.parallel)
+      , model_(runtime_.make_model(options_.seed))
       , optimizer_(model_type::num_parameters, options_.optimizer) {
     start();
   }
@@ -162,9 +171,9 @@ public:
   /// it; they check that they run the same configuration and start from rank 0's parameters.
   Trainer(Environment const& env, options_type options = {})
       : options_(check(options))
-      , model_(options_.seed)
-      , optimizer_(model_type::num_parameters, options_.optimizer)
-      , runtime_(env, options_.parallel) {
+      , runtime_(env, options_.parallel)
+      , model_(runtime_.make_model(options_.seed))
+      , optimizer_(model_type::num_parameters, options_.optimizer) {
     start();
   }
   Trainer(Trainer const&) = delete;
@@ -322,7 +331,7 @@ public:
         continue;
       }
       auto const batch_data = buffers_.gather(data, mine);
-      auto const output = model_.forward(batch_data.x);
+      auto const output = model_.forward(runtime_.input(model_, batch_data));
       total += compute_loss(output, batch_data, 1.0 / double(rows));
       if constexpr (classification) {
         (metrics.update(model_.space(), output, batch_data.labels()), ...);
@@ -340,27 +349,46 @@ public:
   /// The network's outputs for every sample of `data`, in its order, on the host:
   /// data.size() × outputs values, row-major (Model::predict; classes with
   /// model_type::classes_of()). In evaluation mode, in batches of options().eval_batch; each
-  /// process computes all of them, without communicating.
+  /// process computes all of them (without communicating, unless the strategy splits layers:
+  /// then every rank of the group takes part).
   template <data::Dataset Data>
   std::vector<float> predict(Data const& data) {
-    return model_.predict(data, options_.eval_batch);
+    runtime_.collectively([&] { check_data(data, "predict"); });
+    bool const was_training = model_.training();
+    model_.eval();
+    std::vector<float> result(data.size() * outputs);
+    std::vector<std::size_t> indices;
+    for (std::size_t first = 0; first < data.size(); first += options_.eval_batch) {
+      std::size_t const rows = std::min(options_.eval_batch, data.size() - first);
+      indices.resize(rows);
+      std::iota(indices.begin(), indices.end(), first);
+      auto const batch_data = buffers_.gather(data, indices);
+      auto const output = model_.forward(runtime_.input(model_, batch_data));
+      auto const host = detail::to_host(output);
+      std::copy(host.begin(), host.end(), result.begin() + std::ptrdiff_t(first * outputs));
+    }
+    model_.train(was_training);
+    return result;
   }
 
   /// Writes a checkpoint (atomically: a temporary file, then a rename): the model type,
   /// parameters and states (running statistics), the optimizer state, the dropout stream, the
   /// data order and position, the learning-rate schedule and the state of callbacks (early
-  /// stopping, plateaus). With several processes rank 0 writes it (every rank holds the same
-  /// parameters; batch norm's running statistics are rank 0's); every rank calls save() and
-  /// learns of a failure.
+  /// stopping, plateaus). The parameters and the optimizer's state are those of the whole
+  /// network, in its layout, whatever the strategy (a strategy that splits layers gathers
+  /// them first), so the checkpoint loads under any strategy and number of processes. With
+  /// several processes rank 0 writes it (under DataParallel batch norm's running statistics
+  /// are rank 0's); every rank calls save() and learns of a failure.
   void save(std::filesystem::path const& path) {
+    auto const layout = runtime_.layout(model_);
+    io::CheckpointWriter writer; // on every rank: a split network's parts are gathered
+    io::detail::add_model(writer, model_, layout);
+    io::detail::add_optimizer(writer, optimizer_, layout);
+    writer.add("trainer", trainer_section());
+    writer.add("schedule", schedule_section());
+    writer.add("callbacks", callbacks_section());
     runtime_.collectively([&] {
       if (runtime_.is_root()) {
-        io::CheckpointWriter writer;
-        io::detail::add_model(writer, model_);
-        io::detail::add_optimizer(writer, optimizer_);
-        writer.add("trainer", trainer_section());
-        writer.add("schedule", schedule_section());
-        writer.add("callbacks", callbacks_section());
         writer.write(path);
       }
     });
@@ -386,8 +414,9 @@ public:
       return read_checkpoint(reader);
     });
     // Everything was read and checked: apply it.
-    io::detail::restore_model(model_, restored.model);
-    io::detail::restore_optimizer(optimizer_, restored.optimizer);
+    auto const layout = runtime_.layout(model_);
+    io::detail::restore_model(model_, restored.model, layout);
+    io::detail::restore_optimizer(optimizer_, restored.optimizer, layout);
     state_ = restored.state;
     schedule_length_ = restored.schedule_length;
     lr_scale_ = restored.lr_scale;
@@ -423,7 +452,6 @@ public:
   }
 
 private:
-  using runtime_type = typename Strategy::template runtime<model_type>;
   using batch_type = data::Batch<float, target_type, memory_space>;
 
   // Throws a loom::Error that every process raises at this point (the checks on values all
@@ -469,15 +497,10 @@ private:
     schedule_length_ = length;
   }
 
-  // Every process checks it runs what rank 0 runs, then starts from rank 0's parameters.
+  // Every process checks it runs what rank 0 runs; replicas start from the same parameters.
   void start() {
     runtime_.check_configuration(options_configuration());
-    if (options_.batch < std::size_t(runtime_.size())) {
-      detail::fail("loom::Trainer: ", Strategy::name(), " over ", runtime_.size(),
-                   " processes needs a global batch of at least ", runtime_.size(),
-                   " samples, one per process; batch is ", options_.batch);
-    }
-    runtime_.synchronize_parameters(model_);
+    runtime_.start(model_, options_.batch);
   }
 
   detail::Configuration options_configuration() const {
@@ -486,7 +509,7 @@ private:
     c.add("loss", loss_impl::name());
     c.add("optimizer",
           optimizer_impl::name() + "(" + optimizer_impl::describe(options_.optimizer) + ")");
-    c.add("strategy", Strategy::name());
+    c.add("strategy", strategy_impl::name());
     c.add("execution space", ExecutionSpace::name());
     c.add("batch", std::to_string(options_.batch));
     c.add("lr", detail::format_number(options_.lr));
@@ -496,7 +519,7 @@ private:
     c.add("shuffle", options_.shuffle ? "true" : "false");
     c.add("accumulate", std::to_string(options_.accumulate));
     c.add("eval_batch", std::to_string(options_.eval_batch));
-    c.add("parallel", Strategy::describe(options_.parallel));
+    c.add("parallel", strategy_impl::describe(options_.parallel));
     return c;
   }
 
@@ -561,81 +584,41 @@ private:
     }
   }
 
-  // One optimizer step over global batches [first, last) of the plan (several when
-  // accumulating gradients).
+  // What one step trains on, for the strategy's step (parallel/concepts.hpp, StepWork):
+  // global batches [first, last) of the plan, several when accumulating gradients.
+  template <class Data>
+  struct Work {
+    Trainer& trainer;
+    Data const& data;
+    data::BatchPlan const& plan;
+    std::size_t first, last;
+    double rate;
+
+    std::size_t micro_batches() const { return last - first; }
+    std::span<std::size_t const> samples(std::size_t m) const { return plan.batch(first + m); }
+    std::uint64_t first_sample(std::size_t m) const { return (first + m) * trainer.options_.batch; }
+    batch_type gather(std::span<std::size_t const> indices) const {
+      return trainer.buffers_.gather(data, indices);
+    }
+    template <class Output>
+    LossValue loss(model_type&, Output const& output, batch_type const& batch, double scale) const {
+      return trainer.compute_loss(output, batch, scale);
+    }
+    void check(LossValue const& loss, std::size_t m) const {
+      trainer.check_step_loss(loss, data, first + m, plan.num_batches());
+    }
+    double lr() const { return rate; }
+    double clip_norm() const { return trainer.options_.clip_norm; }
+  };
+
+  // One optimizer step over global batches [first, last) of the plan, as the strategy runs it.
   template <class Data>
   LossValue train_step(Data const& data, data::BatchPlan const& plan, std::size_t first,
                        std::size_t last, double lr) {
-    std::size_t rows_total = 0;
-    for (std::size_t b = first; b < last; ++b) {
-      rows_total += plan.batch(b).size();
-    }
-    model_.train();
-    LossValue local_loss; // this process's micro-batches
-    for (std::size_t b = first; b < last; ++b) {
-      auto const global = plan.batch(b);
-      auto const range = runtime_.shard(global.size());
-      model_.set_sample_offset(b * options_.batch + range.begin);
-      std::span<std::size_t const> mine(global.data() + range.begin, range.size());
-      if (!mine.empty()) {
-        auto const batch = buffers_.gather(data, mine);
-        auto const output = model_.forward(batch.x);
-        local_loss += compute_loss(output, batch, 1.0 / double(rows_total));
-      } else if (b == first) {
-        // A short last batch can leave a process without samples: it contributes nothing and
-        // takes part in every collective like the others.
-        kernels::fill(model_.space(), model_.gradients(), 0.0f);
-      }
-      bool const last_micro_batch = b + 1 == last;
-      if constexpr (fusable_update) {
-        if (auto const update = fused_update(lr, last - first)) {
-          // One micro-batch, nothing to synchronise or clip: the SGD step is written into the
-          // weights by the backward pass itself, once the loss has been checked.
-          check_step_loss(local_loss, data, b, plan.num_batches());
-          model_.backward_into(model_.parameters(), float(update->alpha), float(update->beta));
-          optimizer_.count_step();
-          ++state_.step;
-          return local_loss;
-        }
-      }
-      if (last_micro_batch) {
-        // The loss summed over processes travels with the gradients; every process checks it
-        // before the step, so that all stop together.
-        runtime_.start_combine(local_loss);
-      }
-      if (mine.empty()) {
-        model_.set_step(model_.step() + 1); // the dropout stream advances as on the others
-        continue;
-      }
-      model_.backward(b == first ? 0.0f : 1.0f,
-                      [this, last_micro_batch](std::size_t offset, std::size_t count) {
-                        runtime_.gradients_ready(model_, offset, count, last_micro_batch);
-                      });
-    }
-    runtime_.finish_gradients(model_);
-    LossValue const step_loss = runtime_.finish_combine();
-    check_step_loss(step_loss, data, last - 1, plan.num_batches());
-    double scale = 1.0;
-    if (options_.clip_norm > 0) {
-      scale = clip_factor(global_norm(model_.space(), model_.gradients()), options_.clip_norm);
-    }
-    optimizer_.step(model_.space(), model_.parameters(), model_.gradients(), lr, scale);
+    Work<Data> work{*this, data, plan, first, last, lr};
+    LossValue const loss = runtime_.step(model_, optimizer_, work);
     ++state_.step;
-    return step_loss;
-  }
-
-  // The step as θ ← β·θ + α·∇ when the backward pass can apply it: an optimizer whose update
-  // is linear in the gradient, one micro-batch, no clipping, and a strategy with nothing to
-  // synchronise.
-  static constexpr bool fusable_update = requires(optimizer_state const& state) {
-    state.linear_update(0.0);
-  }
-  &&runtime_type::local_gradients;
-  std::optional<LinearUpdate> fused_update(double lr, std::size_t micro_batches) const {
-    if (micro_batches == 1 && options_.clip_norm == 0) {
-      return optimizer_.linear_update(lr);
-    }
-    return std::nullopt;
+    return loss;
   }
 
   // Stops training, before the step touches the parameters, on labels out of range or a loss
@@ -684,7 +667,8 @@ private:
     Restored restored;
     char const* const who = "loom::Trainer::load";
     restored.model = io::detail::read_model<model_type>(reader, who, "this trainer's model");
-    restored.optimizer = io::detail::read_optimizer(reader, optimizer_, who, "this trainer uses");
+    restored.optimizer = io::detail::read_optimizer(reader, optimizer_, who, "this trainer uses",
+                                                    model_type::num_logical_parameters);
     read_trainer_section(reader, restored);
     // Checkpoints of loom before 0.1's schedule and callback sections hold neither.
     if (reader.has("schedule")) {
@@ -837,9 +821,9 @@ private:
   }
 
   options_type options_;
+  runtime_type runtime_;
   model_type model_;
   optimizer_state optimizer_;
-  runtime_type runtime_;
   TrainingState state_;
   std::optional<std::uint64_t> schedule_length_; // set by the first fit (or a checkpoint)
   double lr_scale_ = 1.0;

@@ -9,6 +9,7 @@
 #include <loom/comm/concepts.hpp>
 #include <loom/comm/detail/mpi.hpp>
 #include <loom/comm/detail/schedule.hpp>
+#include <loom/core/detail/consensus.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -84,6 +85,16 @@ public:
   }
 
   void barrier() { check_mpi(MPI_Barrier(handle_.get()), "MPI_Barrier"); }
+
+  /// Runs f on every rank; a loom::Error on any rank becomes that error on every rank.
+  template <class F>
+  auto collectively(F&& f) -> decltype(f()) {
+    return loom::detail::collectively(handle_.get(), std::forward<F>(f));
+  }
+  /// Every rank stops with the same message if any rank's configuration differs from rank 0's.
+  void check_configuration(loom::detail::Configuration const& configuration, char const* who) {
+    loom::detail::check_same_configuration(handle_.get(), configuration, who);
+  }
 
 protected:
   MpiBase(MPI_Comm comm, char const* who)

@@ -35,4 +35,18 @@ void from_host(View const& view, std::vector<T> const& values) {
   }
 }
 
+/// A buffer laid out like a model's parameters() in the whole network's layout (checkpoints'):
+/// for a model that holds the whole network, the buffer as it is. (A rank's part of a split
+/// network has another layout, parallel/detail/layout.hpp.)
+struct WholeLayout {
+  template <class View>
+  std::vector<typename View::non_const_value_type> to_logical(View const& view) const {
+    return to_host(view);
+  }
+  template <class View, class T>
+  void assign(View const& view, std::vector<T> const& logical) const {
+    from_host(view, logical);
+  }
+};
+
 } // namespace loom::detail

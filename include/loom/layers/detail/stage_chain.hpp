@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace loom::detail {
 
@@ -70,10 +71,39 @@ void bind_scratch(Stage& stage, Slice const& scratch, std::size_t batch) {
     stage.bind_scratch(scratch, batch);
   }
 }
+template <class Stage>
+void set_shard(Stage& stage, Shard shard) {
+  if constexpr (requires { stage.set_shard(shard); }) {
+    stage.set_shard(shard);
+  }
+}
 template <class Stage, class ExecutionSpace>
 void initialize_stage(Stage& stage, ExecutionSpace const& space, CounterRng const& rng) {
   if constexpr (requires { stage.initialize(space, rng); }) {
     stage.initialize(space, rng);
+  }
+}
+
+/// The parameters of the whole layer a stage computes a part of (its own count for a stage
+/// that holds the whole layer).
+template <class S>
+constexpr std::size_t logical_parameter_count_of() {
+  if constexpr (requires { S::logical_parameter_count; }) {
+    return S::logical_parameter_count;
+  } else {
+    return parameter_count_of<S>();
+  }
+}
+
+/// Appends how stage S's parameters, from `local` in a rank's buffer, relate to its layer's,
+/// from `logical` in the whole network's (layers/concepts.hpp, parameter_roles).
+template <class S>
+void parameter_roles_of(std::vector<ParameterRun>& out, std::size_t local, std::size_t logical,
+                        Shard shard) {
+  if constexpr (requires { S::parameter_roles(out, local, logical, shard); }) {
+    S::parameter_roles(out, local, logical, shard);
+  } else if constexpr (parameter_count_of<S>() > 0) {
+    out.push_back({local, logical, parameter_count_of<S>(), false, false});
   }
 }
 
@@ -96,6 +126,10 @@ public:
       (std::size_t{0} + ... + parameter_count_of<Stages>());
   static constexpr std::array<std::size_t, count> parameter_offsets =
       running_offsets<count>({parameter_count_of<Stages>()...});
+  static constexpr std::size_t logical_parameter_count =
+      (std::size_t{0} + ... + logical_parameter_count_of<Stages>());
+  static constexpr std::array<std::size_t, count> logical_parameter_offsets =
+      running_offsets<count>({logical_parameter_count_of<Stages>()...});
   static constexpr std::size_t state_count = (std::size_t{0} + ... + state_count_of<Stages>());
   static constexpr std::array<std::size_t, count> state_offsets =
       running_offsets<count>({state_count_of<Stages>()...});
@@ -114,6 +148,12 @@ public:
     }
     return widest;
   }();
+
+  /// Appends how the chain's parameters relate to the whole layers' (parameter_roles_of).
+  static void parameter_roles(std::vector<ParameterRun>& out, std::size_t local,
+                              std::size_t logical, Shard shard) {
+    roles(out, local, logical, shard, std::make_index_sequence<count>{});
+  }
 
   /// Stage k.
   template <std::size_t K>
@@ -139,6 +179,12 @@ public:
     for_each([&](auto k, auto& stage) {
       bind_parameters(stage, slice_type(params.data() + parameter_offsets[k], parameter_counts[k]));
     });
+  }
+
+  /// Tells stages that hold a part of a split layer which part (optional stage member
+  /// set_shard(Shard), called before bind and initialize).
+  void set_shard(Shard shard) {
+    for_each([&](auto, auto& stage) { detail::set_shard(stage, shard); });
   }
 
   void bind_state(slice_type const& state) {
@@ -235,6 +281,14 @@ private:
     }
     auto const& y = outputs_[k - 1];
     return const_batch_type(y.data(), y.extent(0), y.extent(1));
+  }
+
+  template <std::size_t... K>
+  static void roles(std::vector<ParameterRun>& out, std::size_t local, std::size_t logical,
+                    Shard shard, std::index_sequence<K...>) {
+    (parameter_roles_of<Stages>(out, local + parameter_offsets[K],
+                                logical + logical_parameter_offsets[K], shard),
+     ...);
   }
 
   template <class F, std::size_t... K>
