@@ -58,6 +58,14 @@ public:
   void recv(std::span<T>, int, int) {
     no_peer("recv");
   }
+  template <class T>
+  Request isend(std::span<T>, int, int) {
+    no_peer("isend");
+  }
+  template <class T>
+  Request irecv(std::span<T>, int, int) {
+    no_peer("irecv");
+  }
   void barrier() {}
   template <class F>
   auto collectively(F&& f) -> decltype(f()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <loom/core/detail/format.hpp>
+#include <loom/core/detail/kokkos.hpp>
 #include <loom/core/math.hpp>
 #include <loom/core/random.hpp>
 #include <loom/core/shape.hpp>
@@ -21,7 +22,8 @@ template <class LayerIndex, class BatchNorm, class InputShape>
 struct loom_error_batch_norm_input_must_be_an_image;
 
 namespace detail {
-template <class In, class Scalar, class ExecutionSpace, Real Momentum, Real Epsilon>
+template <class In, class Scalar, class ExecutionSpace, Real Momentum, Real Epsilon,
+          std::size_t Ranks = 1>
 class BatchNorm2DStage;
 } // namespace detail
 
@@ -40,6 +42,9 @@ class BatchNorm2DStage;
 /// Under DataParallel each rank normalises with the statistics of its own part of the batch
 /// (like PyTorch's BatchNorm2d without SyncBatchNorm), so training does not equal serial
 /// training on the same global batch exactly; checkpoints keep rank 0's running statistics.
+/// Under SpatialParallel, where each rank holds a band of every image's rows, the sums are
+/// added up over the ranks and the statistics are those of the whole images, as in serial
+/// training.
 /// \code
 /// loom::Sequential<loom::Input<3, 32, 32>, loom::Conv2D<16, 3, 1, 1, loom::NoBias>,
 ///                  loom::BatchNorm2D<>, loom::ReLU, ...>
@@ -88,11 +93,19 @@ struct BatchNorm2D {
 
   template <class In, class Scalar, class ExecutionSpace>
   using stage = detail::BatchNorm2DStage<In, Scalar, ExecutionSpace, Momentum, Epsilon>;
+  /// The stage over a band of each image's rows, one of Ranks: the statistics are those of
+  /// the whole images, their sums added up over the ranks of the pass's group.
+  template <class In, class Scalar, class ExecutionSpace, std::size_t Ranks>
+  using band_stage = detail::BatchNorm2DStage<In, Scalar, ExecutionSpace, Momentum, Epsilon, Ranks>;
 };
 
 namespace detail {
 
-template <class In, class Scalar, class ExecutionSpace, Real Momentum, Real Epsilon>
+/// The stage of BatchNorm2D over In; with Ranks > 1 over a band of rows of each image, one of
+/// Ranks equal bands: its sums are added up over the group (PassContext::group), so that the
+/// statistics are those of the whole images.
+template <class In, class Scalar, class ExecutionSpace, Real Momentum, Real Epsilon,
+          std::size_t Ranks>
 class BatchNorm2DStage {
   static constexpr int channels = static_cast<int>(In::dims[0]);
   static constexpr int area = static_cast<int>(In::dims[1] * In::dims[2]);
@@ -140,32 +153,27 @@ public:
     Scalar const momentum = static_cast<Scalar>(Momentum.value);
     Scalar const epsilon = static_cast<Scalar>(Epsilon.value);
     if (ctx.training) {
-      // One thread per channel sums its values sample by sample, in a fixed order: the
-      // result does not depend on the number of threads.
-      Scalar const count = static_cast<Scalar>(batch) * Scalar(area);
+      // Per channel, one thread sums its values sample by sample, in a fixed order (the
+      // result does not depend on the number of threads): Σx, then Σ(x − μ)², each summed
+      // over the group's bands before it is used.
+      Scalar const count = static_cast<Scalar>(batch) * Scalar(area) * Scalar(Ranks);
+      Kokkos::parallel_for(
+          "loom::BatchNorm2D::forward (sums)",
+          Kokkos::RangePolicy<ExecutionSpace>(space, 0, channels),
+          KOKKOS_LAMBDA(int c) { stats[c] = plane_sums(in, batch, c, Scalar(0), false); });
+      sum_over_group(space, ctx, stats, "loom::BatchNorm2D::forward (sums over the group)");
+      Kokkos::parallel_for(
+          "loom::BatchNorm2D::forward (squares)",
+          Kokkos::RangePolicy<ExecutionSpace>(space, 0, channels), KOKKOS_LAMBDA(int c) {
+            stats[channels + c] = plane_sums(in, batch, c, stats[c] / count, true);
+          });
+      sum_over_group(space, ctx, stats + channels,
+                     "loom::BatchNorm2D::forward (squares over the group)");
       Kokkos::parallel_for(
           "loom::BatchNorm2D::forward (batch statistics)",
           Kokkos::RangePolicy<ExecutionSpace>(space, 0, channels), KOKKOS_LAMBDA(int c) {
-            Scalar sum = 0;
-            for (int n = 0; n < batch; ++n) {
-              auto const* plane = in + (static_cast<std::size_t>(n) * channels + c) * area;
-              Scalar partial = 0;
-              for (int k = 0; k < area; ++k) {
-                partial += plane[k];
-              }
-              sum += partial;
-            }
-            Scalar const mean = sum / count;
-            Scalar squares = 0;
-            for (int n = 0; n < batch; ++n) {
-              auto const* plane = in + (static_cast<std::size_t>(n) * channels + c) * area;
-              Scalar partial = 0;
-              for (int k = 0; k < area; ++k) {
-                Scalar const d = plane[k] - mean;
-                partial += d * d;
-              }
-              squares += partial;
-            }
+            Scalar const mean = stats[c] / count;
+            Scalar const squares = stats[channels + c];
             Scalar const variance = squares / count;
             // With one value per channel (batch 1 of a 1×1 image) the unbiased variance is
             // undefined; the running variance then takes the biased one, 0.
@@ -208,9 +216,10 @@ public:
     Scalar* dbeta = target.data() + channels;
     Scalar const alpha = ctx.gradient_alpha;
     Scalar const beta = ctx.gradient_beta;
-    Scalar const count = static_cast<Scalar>(batch) * Scalar(area);
-    // Per channel: Σ dy and Σ dy·x̂, and what the input gradient needs of them. γ is read
-    // into the statistics before the target (which may be γ itself) is written.
+    Scalar const count = static_cast<Scalar>(batch) * Scalar(area) * Scalar(Ranks);
+    // Per channel: Σ dy and Σ dy·x̂ (summed over the group's bands), then what the input
+    // gradient needs of them. γ is read into the statistics before the target (which may be
+    // γ itself) is written.
     Kokkos::parallel_for(
         "loom::BatchNorm2D::backward (channel sums)",
         Kokkos::RangePolicy<ExecutionSpace>(space, 0, channels), KOKKOS_LAMBDA(int c) {
@@ -230,7 +239,17 @@ public:
             sum_dy += partial_dy;
             sum_dy_xhat += partial_dy_xhat;
           }
-          stats[2 * channels + c] = gamma[c] * inv_std;
+          stats[3 * channels + c] = sum_dy;
+          stats[4 * channels + c] = sum_dy_xhat;
+        });
+    sum_over_group(space, ctx, stats + 3 * channels,
+                   "loom::BatchNorm2D::backward (channel sums over the group)", 2);
+    Kokkos::parallel_for(
+        "loom::BatchNorm2D::backward (channel factors)",
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0, channels), KOKKOS_LAMBDA(int c) {
+          Scalar const sum_dy = stats[3 * channels + c];
+          Scalar const sum_dy_xhat = stats[4 * channels + c];
+          stats[2 * channels + c] = gamma[c] * stats[channels + c];
           // In training, μ and σ² depend on x: dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)). In
           // evaluation they are constants: dx = γ/σ·dy.
           stats[3 * channels + c] = training ? sum_dy / count : Scalar(0);
@@ -258,6 +277,34 @@ private:
   // Per channel: the mean and 1/√(σ² + ε) of the last forward pass (batch or running
   // statistics), then, within backward, γ/√(σ² + ε), mean(dy) and mean(dy·x̂).
   static constexpr std::size_t statistics_rows = 5;
+
+  // Σ x (squares: Σ (x − mean)²) over channel c of every image, plane by plane.
+  template <class T>
+  KOKKOS_INLINE_FUNCTION static Scalar plane_sums(T const* in, int batch, int c, Scalar mean,
+                                                  bool squares) {
+    Scalar sum = 0;
+    for (int n = 0; n < batch; ++n) {
+      auto const* plane = in + (static_cast<std::size_t>(n) * channels + c) * area;
+      Scalar partial = 0;
+      for (int k = 0; k < area; ++k) {
+        Scalar const d = squares ? plane[k] - mean : plane[k];
+        partial += squares ? d * d : d;
+      }
+      sum += partial;
+    }
+    return sum;
+  }
+
+  // `rows` rows of per-channel sums from `values` on, added up over the group's bands.
+  static void sum_over_group(ExecutionSpace const& space, PassContext<Scalar> const& ctx,
+                             Scalar* values, char const* label, std::size_t rows = 1) {
+    if constexpr (Ranks > 1) {
+      loom::detail::fence(space, label);
+      ctx.group->sum(values, rows * std::size_t{channels});
+    } else {
+      (void)space, (void)ctx, (void)values, (void)label, (void)rows;
+    }
+  }
 
   VectorSlice<Scalar, memory_space> gamma_, beta_, running_mean_, running_var_;
   Vector<Scalar, memory_space> statistics_;

@@ -54,6 +54,8 @@
 
 #include <loom/core/shape.hpp>
 
+#include <Kokkos_Core.hpp>
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -112,6 +114,19 @@ public:
   virtual void start_exchange(std::span<Scalar const> up, std::span<Scalar const> down,
                               std::span<Scalar> from_up, std::span<Scalar> from_down) = 0;
   virtual void finish_exchange() = 0;
+};
+} // namespace detail
+
+namespace detail {
+/// The features of a sample a rank holds when a strategy splits them: Blocks blocks of
+/// Length features, block b of rank r starting at feature b·Stride + r·Length of the whole
+/// sample (a band of rows of each channel, or one slice of a layer's units).
+template <std::size_t Blocks, std::size_t Stride, std::size_t Length>
+struct FeatureBlocks {
+  static constexpr std::size_t count = Blocks * Length;
+  KOKKOS_INLINE_FUNCTION static std::size_t global(std::size_t j, int rank) {
+    return (j / Length) * Stride + std::size_t(rank) * Length + j % Length;
+  }
 };
 } // namespace detail
 

@@ -120,6 +120,11 @@ struct Conv2D {
   static constexpr bool fuses_activation = true;
   /// The input region one output element reads (halo widths for spatial decomposition).
   using footprint = Footprint<Kernel, Stride, Padding>;
+  /// The same layer with other padding (a band of rows takes its border from its neighbours).
+  template <Window OtherPadding>
+  using with_padding = Conv2D<OutChannels, Kernel, Stride, OtherPadding, Options...>;
+  /// Padding is zeros.
+  static constexpr bool pads_with_lowest = false;
 
   static std::string name() {
     std::string out = "Conv2D<" + std::to_string(OutChannels) + ", " +

@@ -11,13 +11,15 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace loom {
 
 namespace detail {
-template <class In, class Scalar, class ExecutionSpace, Real Rate>
+template <class In, class Scalar, class ExecutionSpace, Real Rate, class Features = void,
+          std::size_t LogicalSize = In::size>
 class DropoutStage;
-}
+} // namespace detail
 
 /// \brief Inverted dropout: in training, each element is zeroed with probability Rate and the
 ///        rest scaled by 1 / (1 - Rate); in evaluation it passes x through. The mask is a
@@ -41,11 +43,17 @@ struct Dropout {
   }
   template <class In, class Scalar, class ExecutionSpace>
   using stage = detail::DropoutStage<In, Scalar, ExecutionSpace, Rate>;
+  /// The stage over the features of a sample a rank holds (a detail::FeatureBlocks of samples
+  /// of LogicalSize features): each element draws the mask of its place in the whole sample,
+  /// so that the masks equal serial ones.
+  template <class In, class Scalar, class ExecutionSpace, class Features, std::size_t LogicalSize>
+  using split_stage = detail::DropoutStage<In, Scalar, ExecutionSpace, Rate, Features, LogicalSize>;
 };
 
 namespace detail {
 
-template <class In, class Scalar, class ExecutionSpace, Real Rate>
+template <class In, class Scalar, class ExecutionSpace, Real Rate, class Features,
+          std::size_t LogicalSize>
 class DropoutStage {
 public:
   using input_shape = In;
@@ -82,12 +90,18 @@ private:
   static void apply(ExecutionSpace const& space, PassContext<Scalar> const& ctx, InView const& in,
                     OutView const& out, char const* label) {
     CounterRng const rng(ctx.seed, (ctx.step << 16) ^ (ctx.stage + 0xd1u));
-    std::uint64_t const first = ctx.sample_offset * In::size;
+    std::uint64_t const first = ctx.sample_offset * LogicalSize;
     Scalar const scale = Scalar(1.0 / (1.0 - Rate.value));
+    int const rank = ctx.group != nullptr ? ctx.group->rank() : 0;
     Kokkos::parallel_for(
         label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, out.size()),
         KOKKOS_LAMBDA(std::size_t k) {
-          bool const keep = rng.uniform<double>(first + k) >= Rate.value;
+          // The element's place among the whole samples' elements.
+          std::uint64_t place = k;
+          if constexpr (!std::is_void_v<Features>) {
+            place = (k / In::size) * LogicalSize + Features::global(k % In::size, rank);
+          }
+          bool const keep = rng.uniform<double>(first + place) >= Rate.value;
           out.data()[k] = keep ? in.data()[k] * scale : Scalar(0);
         });
   }

@@ -3,6 +3,7 @@
 // Pooling over NCHW images: MaxPool2D, AvgPool2D and GlobalAvgPool2D. Each forward and each
 // backward is one kernel over (image, channel) planes.
 
+#include <loom/core/detail/kokkos.hpp>
 #include <loom/core/random.hpp>
 #include <loom/core/shape.hpp>
 #include <loom/core/tensor.hpp>
@@ -96,6 +97,11 @@ struct MaxPool2D
     : detail::Pool2DLayer<MaxPool2D<Kernel, Stride, Padding>, detail::PoolKind::max, Kernel, Stride,
                           Padding> {
   static std::string name() { return MaxPool2D::describe("MaxPool2D"); }
+  /// The same window with other padding (a band of rows takes its border from its neighbours).
+  template <Window OtherPadding>
+  using with_padding = MaxPool2D<Kernel, Stride, OtherPadding>;
+  /// Padding is never a window's maximum: rows beyond the image count as the lowest value.
+  static constexpr bool pads_with_lowest = true;
 };
 
 /// \brief The mean of each window, per channel. Padding counts as zeros in the mean
@@ -105,10 +111,13 @@ struct AvgPool2D
     : detail::Pool2DLayer<AvgPool2D<Kernel, Stride, Padding>, detail::PoolKind::average, Kernel,
                           Stride, Padding> {
   static std::string name() { return AvgPool2D::describe("AvgPool2D"); }
+  template <Window OtherPadding>
+  using with_padding = AvgPool2D<Kernel, Stride, OtherPadding>;
+  static constexpr bool pads_with_lowest = false;
 };
 
 namespace detail {
-template <class In, class Scalar, class ExecutionSpace>
+template <class In, class Scalar, class ExecutionSpace, std::size_t Ranks = 1>
 class GlobalAvgPool2DStage;
 } // namespace detail
 
@@ -134,6 +143,10 @@ struct GlobalAvgPool2D {
   }
   template <class In, class Scalar, class ExecutionSpace>
   using stage = detail::GlobalAvgPool2DStage<In, Scalar, ExecutionSpace>;
+  /// The stage over a band of each image's rows, one of Ranks: the means are those of the
+  /// whole images, summed over the ranks of the pass's group, on every rank.
+  template <class In, class Scalar, class ExecutionSpace, std::size_t Ranks>
+  using band_stage = detail::GlobalAvgPool2DStage<In, Scalar, ExecutionSpace, Ranks>;
 };
 
 namespace detail {
@@ -305,10 +318,12 @@ private:
   }
 };
 
-template <class In, class Scalar, class ExecutionSpace>
+template <class In, class Scalar, class ExecutionSpace, std::size_t Ranks>
 class GlobalAvgPool2DStage {
   static constexpr int channels = static_cast<int>(In::dims[0]);
   static constexpr int area = static_cast<int>(In::dims[1] * In::dims[2]);
+  // The values each mean divides by: the whole image's, of which a band holds area.
+  static constexpr int image_area = area * static_cast<int>(Ranks);
 
 public:
   using input_shape = In;
@@ -329,8 +344,12 @@ public:
           for (int k = 0; k < area; ++k) {
             sum += image[k];
           }
-          out[plane] = sum / Scalar(area);
+          out[plane] = sum / Scalar(image_area);
         });
+    if constexpr (Ranks > 1) {
+      loom::detail::fence(space, "loom::GlobalAvgPool2D::forward (means over the group)");
+      ctx.group->sum(out, ctx.batch * std::size_t{channels});
+    }
   }
 
   template <class XView, class YView, class DyView, class DxView>
@@ -346,7 +365,7 @@ public:
         "loom::GlobalAvgPool2D::backward",
         Kokkos::RangePolicy<ExecutionSpace>(space, 0,
                                             static_cast<int>(ctx.batch) * channels * area),
-        KOKKOS_LAMBDA(int index) { out[index] = grad[index / area] / Scalar(area); });
+        KOKKOS_LAMBDA(int index) { out[index] = grad[index / area] / Scalar(image_area); });
   }
 };
 

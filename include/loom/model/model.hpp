@@ -225,9 +225,11 @@ public:
   ///        parameter_layout() and of checkpoints), each replicated or held by this process
   ///        alone, and whether backward leaves a partial sum to add up over the group. For a
   ///        whole network, one replicated, complete run per stage with parameters.
-  std::vector<ParameterRun> parameter_map() const {
+  std::vector<ParameterRun> parameter_map() const { return parameter_map_of(shard_); }
+  /// parameter_map() of the part at `shard`, before any Model exists.
+  static std::vector<ParameterRun> parameter_map_of(Shard shard) {
     std::vector<ParameterRun> runs;
-    chain_type::parameter_roles(runs, 0, 0, shard_);
+    chain_type::parameter_roles(runs, 0, 0, shard);
     return runs;
   }
 

@@ -284,8 +284,9 @@ private:
   }
 
   template <std::size_t... K>
-  static void roles(std::vector<ParameterRun>& out, std::size_t local, std::size_t logical,
-                    Shard shard, std::index_sequence<K...>) {
+  static void roles([[maybe_unused]] std::vector<ParameterRun>& out,
+                    [[maybe_unused]] std::size_t local, [[maybe_unused]] std::size_t logical,
+                    [[maybe_unused]] Shard shard, std::index_sequence<K...>) {
     (parameter_roles_of<Stages>(out, local + parameter_offsets[K],
                                 logical + logical_parameter_offsets[K], shard),
      ...);
