@@ -23,6 +23,7 @@
 #include <loom/data/idx.hpp>
 #include <loom/data/in_memory.hpp>
 #include <loom/data/normalize.hpp>
+#include <loom/data/resize.hpp>
 #include <loom/data/sampler.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
@@ -48,6 +49,8 @@
 #include <loom/optim/sgd.hpp>
 #include <loom/parallel/data_parallel.hpp>
 #include <loom/parallel/single_process.hpp>
+#include <loom/parallel/spatial_parallel.hpp>
+#include <loom/parallel/tensor_parallel.hpp>
 #include <loom/train/callbacks.hpp>
 #include <loom/train/metrics.hpp>
 #include <loom/train/trainer.hpp>
