@@ -157,6 +157,22 @@ std::filesystem::path temporary(std::string const& name, int rank) {
 }
 
 template <std::size_t P>
+struct ExactTraining {
+  static void run() {
+    using In = Cnn::input_shape;
+    constexpr std::size_t plane = In::dims[1] * In::dims[2], band_plane = plane / P;
+    Environment env;
+    std::size_t const first = std::size_t(env.rank()) * band_plane;
+    test::check_split_training<Cnn, detail::SpatialPlacement<P>>("the CNN", [first](std::size_t k) {
+      return k / band_plane * plane + first + k % band_plane;
+    });
+  }
+};
+TEST(spatial_parallel, training_in_double_equals_serial_to_rounding) {
+  at_rank_count<ExactTraining>();
+}
+
+template <std::size_t P>
 struct Training {
   static void run() {
     using Strategy = SpatialParallel<P>;
@@ -165,7 +181,12 @@ struct Training {
     auto const data = make_images(76);
     auto const options = [](auto parallel) {
       return TrainerOptions<SGD, decltype(parallel)>{
-          .batch = 8, .lr = 0.05, .optimizer = {.momentum = 0.9}, .clip_norm = 1.0, .seed = 7};
+          .batch = 8,
+          .lr = 0.05,
+          .optimizer = {.momentum = 0.9},
+          .clip_norm = 1.0,
+          .seed = 7,
+          .eval_batch = 10}; // evaluate() in batches, a short one last
     };
     Trainer<Cnn, SoftmaxCrossEntropy, SGD, SingleProcess, ExecutionSpace> serial(
         options(SingleProcess{}));
@@ -186,6 +207,9 @@ struct Training {
     std::vector<double> const b = host(serial.model().parameters());
     EXPECT_LE(relative_difference(a, b), 1e-4) << "SpatialParallel<" << P << "> after 20 steps";
     EXPECT_EQ(gathered.state().step, 20u);
+    // Batch norm's running statistics are the whole images' too.
+    EXPECT_LE(relative_difference(host(gathered.model().states()), host(serial.model().states())),
+              1e-4);
     EXPECT_NEAR(split.evaluate(data).mean(), serial.evaluate(data).mean(), 1e-4);
     EXPECT_EQ(split.evaluate(data).count, data.size());
 

@@ -72,6 +72,17 @@ std::filesystem::path temporary(std::string const& name, int rank) {
 }
 
 template <std::size_t P>
+struct ExactTraining {
+  static void run() {
+    test::check_split_training<Mlp, detail::TensorPlacement<P>>("the MLP",
+                                                                [](std::size_t k) { return k; });
+  }
+};
+TEST(tensor_parallel, training_in_double_equals_serial_to_rounding) {
+  at_rank_count<ExactTraining>();
+}
+
+template <std::size_t P>
 struct Training {
   // Plain SGD (the update written by backward itself) and Adam.
   template <class Optimizer>

@@ -149,6 +149,11 @@ private:
       std::max({chain_type::widest_inner, input_shape::size, output_shape::size});
 
 public:
+  /// Values the model's workspace holds per sample of a batch: every stage's output and what
+  /// it keeps for backward, the two gradient buffers passed between stages, and the largest
+  /// scratch of a stage (the workspace's size is this × the largest batch seen).
+  static constexpr std::size_t workspace_per_sample =
+      chain_type::activations_per_sample + 2 * widest + chain_type::scratch_per_sample;
   static constexpr std::size_t num_stages = chain_type::count;
   /// Whether backward() also computes ∂loss/∂input (off by default: training does not need
   /// it). Read it with input_gradient().
@@ -592,8 +597,7 @@ private:
       capacity_ = batch;
       workspace_ =
           buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::workspace"),
-                      capacity_ * (chain_type::activations_per_sample + 2 * widest +
-                                   chain_type::scratch_per_sample));
+                      capacity_ * workspace_per_sample);
     }
     batch_ = batch;
     Scalar* const cursor = chain_.bind_activations(workspace_.data(), batch);

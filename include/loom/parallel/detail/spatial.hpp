@@ -143,10 +143,16 @@ public:
   static constexpr std::size_t parameter_count = parameter_count_of<Inner>();
   static constexpr std::size_t logical_parameter_count = logical_parameter_count_of<Inner>();
   static constexpr std::size_t state_count = state_count_of<Inner>();
+  /// Whether the band is the window (no halo, no padding rows): Inner runs on it directly.
+  static constexpr bool direct =
+      Rows::widest() == 0 && Rows::window == Rows::band && Rows::top(1) == Rows::band;
+  // Kept from forward to backward: the halos received (the window is rebuilt from them and
+  // the band in backward, in scratch).
   static constexpr std::size_t workspace_per_sample =
-      window_size + workspace_per_sample_of<Inner>();
+      (direct ? 0 : 2 * halo_size) + workspace_per_sample_of<Inner>();
+  // Within a pass: the window, its gradient, the halos sent and those received in backward.
   static constexpr std::size_t scratch_per_sample =
-      scratch_per_sample_of<Inner>() + window_size + 4 * halo_size;
+      scratch_per_sample_of<Inner>() + (direct ? 0 : 2 * window_size + 4 * halo_size);
 
   static void parameter_roles(std::vector<ParameterRun>& out, std::size_t local,
                               std::size_t logical, Shard shard) {
@@ -170,80 +176,104 @@ public:
     initialize_stage(inner_, space, rng);
   }
   void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
-    window_ = VectorSlice<Scalar, memory_space>(workspace.data(), batch * window_size);
+    Scalar* cursor = workspace.data();
+    if constexpr (!direct) {
+      for (auto& buffer : received_) {
+        buffer = cursor;
+        cursor += batch * halo_size;
+      }
+    }
     detail::bind_workspace(
-        inner_,
-        VectorSlice<Scalar, memory_space>(workspace.data() + batch * window_size,
-                                          batch * workspace_per_sample_of<Inner>()),
+        inner_, VectorSlice<Scalar, memory_space>(cursor, batch * workspace_per_sample_of<Inner>()),
         batch);
   }
   void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
     std::size_t const inner = batch * scratch_per_sample_of<Inner>();
     detail::bind_scratch(inner_, VectorSlice<Scalar, memory_space>(scratch.data(), inner), batch);
-    Scalar* cursor = scratch.data() + inner;
-    window_gradient_ = VectorSlice<Scalar, memory_space>(cursor, batch * window_size);
-    cursor += batch * window_size;
-    for (auto& buffer : halo_) {
-      buffer = cursor;
-      cursor += batch * halo_size;
+    if constexpr (!direct) {
+      Scalar* cursor = scratch.data() + inner;
+      window_ = cursor;
+      window_gradient_ = cursor + batch * window_size;
+      cursor += 2 * batch * window_size;
+      for (auto& buffer : sent_) {
+        buffer = cursor;
+        cursor += batch * halo_size;
+      }
+      for (auto& buffer : gradients_received_) {
+        buffer = cursor;
+        cursor += batch * halo_size;
+      }
     }
   }
 
   template <class XView, class YView>
   void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                YView const& y) const {
-    long const r = ctx.group->rank();
-    std::size_t const batch = ctx.batch;
-    Counts const n = counts(r);
-    // Send the rows the neighbours read, gather the own rows and the border meanwhile, then
-    // the halos that arrived.
-    pack(space, batch, x.data(), 0, n.to_above, halo_[up]);
-    pack(space, batch, x.data(), Rows::band - n.to_below, n.to_below, halo_[down]);
-    fence(space, "loom::SpatialParallel::halo_exchange (forward)");
-    ctx.group->start_exchange(
-        span(halo_[up], batch, n.to_above), span(halo_[down], batch, n.to_below),
-        span(halo_[from_up], batch, n.from_above), span(halo_[from_down], batch, n.from_below));
-    fill_window(space, batch, x.data(), r);
-    ctx.group->finish_exchange();
-    unpack_window(space, batch, r);
-    MatrixSlice<Scalar const, memory_space> const window(window_.data(), batch, window_size);
-    inner_.forward(space, ctx, window, y);
+    if constexpr (direct) {
+      inner_.forward(space, ctx, x, y);
+    } else {
+      long const r = ctx.group->rank();
+      std::size_t const batch = ctx.batch;
+      Counts const n = counts(r);
+      // Send the rows the neighbours read; gather the own rows and the border meanwhile, then
+      // the halos that arrived.
+      pack(space, batch, x.data(), 0, n.to_above, sent_[0]);
+      pack(space, batch, x.data(), Rows::band - n.to_below, n.to_below, sent_[1]);
+      fence(space, "loom::SpatialParallel::halo_exchange (forward)");
+      ctx.group->start_exchange(
+          span(sent_[0], batch, n.to_above), span(sent_[1], batch, n.to_below),
+          span(received_[0], batch, n.from_above), span(received_[1], batch, n.from_below));
+      fill_window(space, batch, x.data(), r);
+      ctx.group->finish_exchange();
+      unpack_window(space, batch, r);
+      inner_.forward(space, ctx, window(batch), y);
+    }
   }
 
   template <class XView, class YView, class DyView, class DxView>
-  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const&,
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                 YView const& y, DyView const& dy, DxView const& dx,
                 VectorSlice<Scalar, memory_space> target) const {
-    std::size_t const batch = ctx.batch;
-    bool const wants_dx = dx.extent(0) > 0;
-    MatrixSlice<Scalar const, memory_space> const window(window_.data(), batch, window_size);
-    MatrixSlice<Scalar, memory_space> const window_dx(wants_dx ? window_gradient_.data() : nullptr,
-                                                      wants_dx ? batch : 0, window_size);
-    inner_.backward(space, ctx, window, y, dy, window_dx, target);
-    if (!wants_dx) {
-      return;
+    if constexpr (direct) {
+      inner_.backward(space, ctx, x, y, dy, dx, target);
+    } else {
+      std::size_t const batch = ctx.batch;
+      long const r = ctx.group->rank();
+      bool const wants_dx = dx.extent(0) > 0;
+      // The window again, from the band and the halos kept.
+      fill_window(space, batch, x.data(), r);
+      unpack_window(space, batch, r);
+      MatrixSlice<Scalar, memory_space> const window_dx(wants_dx ? window_gradient_ : nullptr,
+                                                        wants_dx ? batch : 0, window_size);
+      inner_.backward(space, ctx, window(batch), y, dy, window_dx, target);
+      if (!wants_dx) {
+        return;
+      }
+      Counts const n = counts(r);
+      // The halos' gradients go back to their owners; the own rows' stay.
+      pack_window_rows(space, batch, n.above_at, n.from_above, sent_[0]);
+      pack_window_rows(space, batch, n.below_at, n.from_below, sent_[1]);
+      fence(space, "loom::SpatialParallel::halo_exchange (backward)");
+      ctx.group->start_exchange(span(sent_[0], batch, n.from_above),
+                                span(sent_[1], batch, n.from_below),
+                                span(gradients_received_[0], batch, n.to_above),
+                                span(gradients_received_[1], batch, n.to_below));
+      own_gradient(space, batch, r, dx.data());
+      ctx.group->finish_exchange();
+      add_rows(space, batch, dx.data(), 0, n.to_above, gradients_received_[0]);
+      add_rows(space, batch, dx.data(), Rows::band - n.to_below, n.to_below,
+               gradients_received_[1]);
     }
-    long const r = ctx.group->rank();
-    Counts const n = counts(r);
-    // The halos' gradients go back to their owners; the own rows' stay.
-    pack_window_rows(space, batch, 0, n.from_above, halo_[up]);
-    pack_window_rows(space, batch, n.own_end - Rows::top(r), n.from_below, halo_[down]);
-    fence(space, "loom::SpatialParallel::halo_exchange (backward)");
-    ctx.group->start_exchange(
-        span(halo_[up], batch, n.from_above), span(halo_[down], batch, n.from_below),
-        span(halo_[from_up], batch, n.to_above), span(halo_[from_down], batch, n.to_below));
-    own_gradient(space, batch, r, dx.data());
-    ctx.group->finish_exchange();
-    add_rows(space, batch, dx.data(), 0, n.to_above, halo_[from_up]);
-    add_rows(space, batch, dx.data(), Rows::band - n.to_below, n.to_below, halo_[from_down]);
   }
 
 private:
-  enum { up, down, from_up, from_down };
+  MatrixSlice<Scalar const, memory_space> window(std::size_t batch) const {
+    return MatrixSlice<Scalar const, memory_space>(window_, batch, window_size);
+  }
 
   struct Counts {
     long to_above, to_below, from_above, from_below;
-    long own_begin, own_end; // global rows of the own band that the window reads
+    long above_at, below_at; // the window rows where the halos from above and below start
   };
   static Counts counts(long r) {
     Counts n{};
@@ -251,8 +281,8 @@ private:
     n.to_below = r + 1 < Rows::ranks ? Rows::from_above(r + 1) : 0;
     n.from_above = Rows::from_above(r);
     n.from_below = Rows::from_below(r);
-    n.own_begin = std::max(Rows::top(r), r * Rows::band);
-    n.own_end = std::min(Rows::top(r) + Rows::window, (r + 1) * Rows::band);
+    n.above_at = r * Rows::band - n.from_above - Rows::top(r);
+    n.below_at = (r + 1) * Rows::band - Rows::top(r);
     return n;
   }
 
@@ -260,42 +290,40 @@ private:
     return {data, rows > 0 ? batch * channels * std::size_t(rows) * row : 0};
   }
 
+  // The kernels below run one thread per row of a plane (a sample's channel) and copy its
+  // `row` contiguous values.
+
   // rows [first, first + count) of every plane of a band → buffer (sample, channel, row).
   static void pack(ExecutionSpace const& space, std::size_t batch, Scalar const* band, long first,
                    long count, Scalar* buffer) {
-    if (count <= 0) {
-      return;
-    }
-    std::size_t const rows = std::size_t(count);
-    std::size_t const start = std::size_t(first);
-    Kokkos::parallel_for(
-        "loom::SpatialParallel::halo_exchange (pack)",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * rows * row),
-        KOKKOS_LAMBDA(std::size_t k) {
-          std::size_t const plane = k / (rows * row), at = k % (rows * row);
-          buffer[k] = band[plane * Rows::band * row + start * row + at];
-        });
+    copy_rows(space, "loom::SpatialParallel::halo_exchange (pack)", batch, count, band, Rows::band,
+              first, buffer, count, 0, false);
   }
 
   // The window's rows from the own band and beyond the image's border.
   void fill_window(ExecutionSpace const& space, std::size_t batch, Scalar const* band,
                    long r) const {
-    Scalar* window = window_.data();
+    Scalar* window = window_;
     long const top = Rows::top(r);
     long const first_own = r * Rows::band;
     Scalar const border = FillLowest ? Kokkos::reduction_identity<Scalar>::max() : Scalar(0);
     Kokkos::parallel_for(
         "loom::SpatialParallel::halo_exchange (own rows)",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * Rows::window * row),
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * Rows::window),
         KOKKOS_LAMBDA(std::size_t k) {
-          std::size_t const plane = k / (Rows::window * row);
-          long const j = long(k % (Rows::window * row) / row);
-          std::size_t const w = k % row;
-          long const global = top + j;
+          std::size_t const plane = k / Rows::window;
+          long const global = top + long(k % Rows::window);
+          Scalar* to = window + k * row;
           if (global < 0 || global >= Rows::height) {
-            window[k] = border;
+            for (std::size_t w = 0; w < row; ++w) {
+              to[w] = border;
+            }
           } else if (global >= first_own && global < first_own + Rows::band) {
-            window[k] = band[(plane * Rows::band + std::size_t(global - first_own)) * row + w];
+            Scalar const* from =
+                band + (plane * Rows::band + std::size_t(global - first_own)) * row;
+            for (std::size_t w = 0; w < row; ++w) {
+              to[w] = from[w];
+            }
           }
         });
   }
@@ -303,88 +331,83 @@ private:
   // The window's rows from the neighbours' bands.
   void unpack_window(ExecutionSpace const& space, std::size_t batch, long r) const {
     Counts const n = counts(r);
-    Scalar* window = window_.data();
-    Scalar const* above = halo_[from_up];
-    Scalar const* below = halo_[from_down];
-    long const top = Rows::top(r);
-    long const first_above = r * Rows::band - n.from_above; // global row of above's row 0
-    long const first_below = (r + 1) * Rows::band;
-    std::size_t const rows_above = std::size_t(n.from_above),
-                      rows_below = std::size_t(n.from_below);
-    if (rows_above + rows_below == 0) {
-      return;
-    }
-    Kokkos::parallel_for(
-        "loom::SpatialParallel::halo_exchange (halo rows)",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * Rows::window * row),
-        KOKKOS_LAMBDA(std::size_t k) {
-          std::size_t const plane = k / (Rows::window * row);
-          long const global = top + long(k % (Rows::window * row) / row);
-          std::size_t const w = k % row;
-          if (global >= first_above && global < first_above + long(rows_above)) {
-            window[k] = above[(plane * rows_above + std::size_t(global - first_above)) * row + w];
-          } else if (global >= first_below && global < first_below + long(rows_below)) {
-            window[k] = below[(plane * rows_below + std::size_t(global - first_below)) * row + w];
-          }
-        });
+    copy_rows(space, "loom::SpatialParallel::halo_exchange (halo rows above)", batch, n.from_above,
+              received_[0], n.from_above, 0, window_, Rows::window, n.above_at, false);
+    copy_rows(space, "loom::SpatialParallel::halo_exchange (halo rows below)", batch, n.from_below,
+              received_[1], n.from_below, 0, window_, Rows::window, n.below_at, false);
   }
 
   // rows [first, first + count) of every plane of the window's gradient → buffer.
   void pack_window_rows(ExecutionSpace const& space, std::size_t batch, long first, long count,
                         Scalar* buffer) const {
-    if (count <= 0) {
-      return;
-    }
-    Scalar const* gradient = window_gradient_.data();
-    std::size_t const rows = std::size_t(count);
-    std::size_t const start = std::size_t(first);
-    Kokkos::parallel_for(
-        "loom::SpatialParallel::halo_exchange (pack gradients)",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * rows * row),
-        KOKKOS_LAMBDA(std::size_t k) {
-          std::size_t const plane = k / (rows * row), at = k % (rows * row);
-          buffer[k] = gradient[plane * Rows::window * row + start * row + at];
-        });
+    copy_rows(space, "loom::SpatialParallel::halo_exchange (pack gradients)", batch, count,
+              window_gradient_, Rows::window, first, buffer, count, 0, false);
   }
 
   // dx of the band: the window's gradient at the own rows it reads, zero at the others.
   void own_gradient(ExecutionSpace const& space, std::size_t batch, long r, Scalar* dx) const {
-    Scalar const* gradient = window_gradient_.data();
+    Scalar const* gradient = window_gradient_;
     long const top = Rows::top(r);
     long const first_own = r * Rows::band;
     Kokkos::parallel_for(
         "loom::SpatialParallel::halo_exchange (own gradients)",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * band_size),
+        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * Rows::band),
         KOKKOS_LAMBDA(std::size_t k) {
-          std::size_t const plane = k / (Rows::band * row);
-          long const j = first_own + long(k % (Rows::band * row) / row) - top; // window row
-          std::size_t const w = k % row;
-          dx[k] = j >= 0 && j < Rows::window
-                      ? gradient[(plane * Rows::window + std::size_t(j)) * row + w]
-                      : Scalar(0);
+          std::size_t const plane = k / Rows::band;
+          long const j = first_own + long(k % Rows::band) - top; // window row
+          Scalar* to = dx + k * row;
+          if (j >= 0 && j < Rows::window) {
+            Scalar const* from = gradient + (plane * Rows::window + std::size_t(j)) * row;
+            for (std::size_t w = 0; w < row; ++w) {
+              to[w] = from[w];
+            }
+          } else {
+            for (std::size_t w = 0; w < row; ++w) {
+              to[w] = Scalar(0);
+            }
+          }
         });
   }
 
   // rows [first, first + count) of every plane of dx += buffer.
   static void add_rows(ExecutionSpace const& space, std::size_t batch, Scalar* dx, long first,
                        long count, Scalar const* buffer) {
+    copy_rows(space, "loom::SpatialParallel::halo_exchange (add halo gradients)", batch, count,
+              buffer, count, 0, dx, Rows::band, first, true);
+  }
+
+  // `count` rows of every plane: rows [from_first, …) of planes of `from_rows` rows → rows
+  // [to_first, …) of planes of `to_rows` rows, copied or (add) added.
+  static void copy_rows(ExecutionSpace const& space, char const* name, std::size_t batch,
+                        long count, Scalar const* from, long from_rows, long from_first, Scalar* to,
+                        long to_rows, long to_first, bool add) {
     if (count <= 0) {
       return;
     }
     std::size_t const rows = std::size_t(count);
-    std::size_t const start = std::size_t(first);
     Kokkos::parallel_for(
-        "loom::SpatialParallel::halo_exchange (add halo gradients)",
-        Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * rows * row),
+        name, Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch * channels * rows),
         KOKKOS_LAMBDA(std::size_t k) {
-          std::size_t const plane = k / (rows * row), at = k % (rows * row);
-          dx[plane * Rows::band * row + start * row + at] += buffer[k];
+          std::size_t const plane = k / rows, j = k % rows;
+          Scalar const* source =
+              from + (plane * std::size_t(from_rows) + std::size_t(from_first) + j) * row;
+          Scalar* target = to + (plane * std::size_t(to_rows) + std::size_t(to_first) + j) * row;
+          if (add) {
+            for (std::size_t w = 0; w < row; ++w) {
+              target[w] += source[w];
+            }
+          } else {
+            for (std::size_t w = 0; w < row; ++w) {
+              target[w] = source[w];
+            }
+          }
         });
   }
 
   Inner inner_;
-  VectorSlice<Scalar, memory_space> window_, window_gradient_;
-  std::array<Scalar*, 4> halo_{};
+  Scalar* window_ = nullptr;
+  Scalar* window_gradient_ = nullptr;
+  std::array<Scalar*, 2> received_{}, sent_{}, gradients_received_{};
 };
 
 // What kind of layer the plan meets.
