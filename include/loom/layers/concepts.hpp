@@ -20,6 +20,16 @@
 //     L::template stage_note<In, Scalar, ExecutionSpace>()
 //                                            std::string, how the stage computes (Conv2D's
 //                                            algorithm), shown by Model::summary()
+//     L::footprint, L::template with_padding<W>, L::pads_with_lowest
+//                                            a windowed layer (Conv2D, pooling): the same
+//                                            layer with other padding, and the value beyond
+//                                            the border, for SpatialParallel's halo stages
+//     L::template band_stage<In, Scalar, ExecutionSpace, Ranks>
+//                                            the stage over a band of rows whose statistics
+//                                            are summed over the group (BatchNorm2D)
+//     L::template split_stage<In, Scalar, ExecutionSpace, Features, LogicalSize>
+//                                            the stage over the features a rank holds
+//                                            (Dropout, drawing the serial masks)
 //
 // Stage (runtime; one per layer, or per layer + fused activation)
 //     input_shape, output_shape
@@ -44,10 +54,13 @@
 //                                            saved in checkpoints (0, none)
 //     footprint                              the input region an output element reads
 //                                            (loom::Footprint), for spatial decomposition
-//     parameter_roles(out, local, logical)   how its parameters relate to the logical
-//                                            network's under a strategy that splits layers
-//                                            (parallel/detail/placement.hpp); by default the
-//                                            whole slice is the layer's, gradient complete
+//     parameter_roles(out, local, logical, shard), logical_parameter_count, set_shard(shard)
+//                                            how its parameters relate to the whole layer's
+//                                            when a strategy gives each rank a part of it
+//                                            (model/placement.hpp); by default the slice is
+//                                            the whole layer's, replicated, gradient complete
+//   The archetypes in tests/layers/test_layer_archetype.cpp are layers with exactly the
+//   required members and with every optional one.
 //   Semantics: a stage reads and writes nothing but its views. It computes dx before it writes
 //   g, so g may be the parameters themselves: with α = -lr and β = 1 backward applies an SGD
 //   step as it goes.
