@@ -187,12 +187,7 @@ struct DataParallel {
       return comm_.collectively(std::forward<F>(f));
     }
     /// Rank 0's bytes on every rank.
-    void broadcast(std::vector<std::byte>& bytes) {
-      std::uint64_t size = bytes.size();
-      comm_.broadcast(std::span<std::uint64_t>(&size, 1), 0);
-      bytes.resize(size);
-      comm_.broadcast(std::span<std::byte>(bytes), 0);
-    }
+    void broadcast(std::vector<std::byte>& bytes) { detail::broadcast_bytes(comm_, bytes); }
     /// Every rank holds the whole network.
     detail::WholeLayout layout(model_type const&) const { return {}; }
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <utility>
 #include <vector>
@@ -171,5 +172,15 @@ private:
   bool regression_ = false;
   comm::Request request_;
 };
+
+/// Rank 0's bytes on every rank of `comm` (its size first, then the bytes): how a checkpoint
+/// read by rank 0 reaches the others.
+template <class Comm>
+void broadcast_bytes(Comm& comm, std::vector<std::byte>& bytes) {
+  std::uint64_t size = bytes.size();
+  comm.broadcast(std::span<std::uint64_t>(&size, 1), 0);
+  bytes.resize(size);
+  comm.broadcast(std::span<std::byte>(bytes), 0);
+}
 
 } // namespace loom::detail

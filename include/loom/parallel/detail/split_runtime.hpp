@@ -111,12 +111,7 @@ public:
   auto collectively(F&& f) -> decltype(f()) {
     return comm_.collectively(std::forward<F>(f));
   }
-  void broadcast(std::vector<std::byte>& bytes) {
-    std::uint64_t size = bytes.size();
-    comm_.broadcast(std::span<std::uint64_t>(&size, 1), 0);
-    bytes.resize(size);
-    comm_.broadcast(std::span<std::byte>(bytes), 0);
-  }
+  void broadcast(std::vector<std::byte>& bytes) { broadcast_bytes(comm_, bytes); }
   /// The parts gathered into, and taken from, the whole network's layout.
   SplitLayout<Comm> layout(model_type const& model) {
     return SplitLayout<Comm>(comm_, model.parameter_map(), model_type::num_logical_parameters);
