@@ -78,7 +78,9 @@ TEST(conv2d, chooses_winograd_for_three_by_three_stride_one_on_the_host) {
   // transformed input's gradient.
   static_assert(Second::workspace_per_sample == 16 * (32 * 49 + 16));
   static_assert(Second::round_images == 5); // ⌊256 / 49⌋ images of 7×7 tiles
-  static_assert(Conv2D<2, 3, 1, 1>::stage<Shape<2, 20, 19>, float, HostSpace>::round_images == 2);
+  static_assert(
+      Conv2D<2, 3, 1, 1, conv::Winograd>::stage<Shape<2, 20, 19>, float, HostSpace>::round_images ==
+      2);
   static_assert(Conv2D<8, 3, 1, 1>::stage<Shape<4, 22, 21>, float, HostSpace>::round_images == 2);
   static_assert(Second::scratch_per_sample == 16 * (64 * 49 + 16) + 16 * (32 * 49 + 16));
 }

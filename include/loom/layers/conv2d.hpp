@@ -192,10 +192,22 @@ struct Conv2D {
 
 namespace detail {
 
+// What every Conv2D stage shares whatever its algorithm: the geometry, the weights
+// (outs × C·KH·KW) and bias, their initialisation, and the pre-activation kept for an
+// activation whose derivative needs it.
 template <class In, class Out, class Scalar, class ExecutionSpace, Window Kernel, Window Stride,
-          Window Padding, bool HasBias, class Initializer, class Activation, class Algorithm>
-class Conv2DStage {
+          Window Padding, bool HasBias, class Initializer, class Activation>
+class ConvCommon {
   using geometry = ImageGeometry<In, Out>;
+
+public:
+  using input_shape = In;
+  using output_shape = Out;
+  using scalar_type = Scalar;
+  using execution_space = ExecutionSpace;
+  using memory_space = typename ExecutionSpace::memory_space;
+  using activation = Activation;
+  using footprint = Footprint<Kernel, Stride, Padding>;
   static constexpr kernels::ConvGeometry geometry_{geometry::channels,
                                                    geometry::height,
                                                    geometry::width,
@@ -207,105 +219,22 @@ class Conv2DStage {
                                                    static_cast<int>(Padding.w),
                                                    geometry::out_height,
                                                    geometry::out_width};
-  using direct_kernels = kernels::DirectConv<geometry_, geometry::out_channels>;
-  using winograd_tiling = kernels::Winograd<geometry_>;
-  static constexpr bool winograd_shape = winograd_tiling::applies;
-
-public:
-  using input_shape = In;
-  using output_shape = Out;
-  using memory_space = typename ExecutionSpace::memory_space;
-  using footprint = Footprint<Kernel, Stride, Padding>;
   static constexpr int channels = geometry::channels;
   static constexpr int outs = geometry::out_channels;
   static constexpr int patch = channels * static_cast<int>(Kernel.h * Kernel.w);
   static constexpr int pixels = geometry::out_height * geometry::out_width;
+  static constexpr bool has_bias = HasBias;
   static constexpr std::size_t parameter_count =
       std::size_t{outs} * patch + (HasBias ? std::size_t{outs} : 0);
   static constexpr bool keeps_preactivation = Activation::derivative_from == DerivativeFrom::input;
-  static_assert(!std::is_same_v<Algorithm, conv::Direct> || direct_kernels::fits,
-                "loom::Conv2D<..., conv::Direct>: the layer is too large for the direct kernel, "
-                "whose work items each hold a padded image (see "
-                "loom::kernels::DirectConv::max_local_values); use conv::Im2col");
-  static_assert(!std::is_same_v<Algorithm, conv::Winograd> || winograd_shape,
-                "loom::Conv2D<..., conv::Winograd>: F(2x2, 3x3) needs a 3x3 kernel with stride "
-                "1; use conv::Im2col");
-  /// Whether this layer runs the direct kernel (see loom::conv).
-  static constexpr bool direct =
-      std::is_same_v<Algorithm, conv::Direct> ||
-      (std::is_void_v<Algorithm> && is_host_accessible<memory_space> &&
-       std::size_t{patch} <= conv::direct_max_patch && direct_kernels::fits);
-  /// Whether this layer runs Winograd's F(2×2, 3×3) (see loom::conv).
-  static constexpr bool winograd =
-      winograd_shape && (std::is_same_v<Algorithm, conv::Winograd> ||
-                         (std::is_void_v<Algorithm> && is_host_accessible<memory_space> &&
-                          !direct && std::size_t{channels} >= conv::winograd_min_channels));
-  static constexpr bool im2col = !direct && !winograd;
-  /// F(2×2, 3×3)'s tiles per image.
-  static constexpr int tiles = winograd_tiling::tiles;
-  /// Images per round of Winograd's transforms and GEMMs (0: the whole batch). On host
-  /// spaces a round covers about 256 tiles, so that its transformed tiles stay in cache from
-  /// one kernel to the next, and its GEMMs run at the rate of the whole batch's.
-  static constexpr int round_images =
-      !is_host_accessible<memory_space> ? 0 : (tiles >= 256 ? 1 : 256 / tiles);
-  static constexpr std::size_t columns_per_sample = im2col ? std::size_t{pixels} * patch : 0;
-  // F(2×2, 3×3)'s transformed tiles per sample: the input's and the output's.
-  static constexpr std::size_t transformed_inputs =
-      winograd ? winograd_tiling::per_sample(channels) : 0;
-  static constexpr std::size_t transformed_outputs =
-      winograd ? winograd_tiling::per_sample(outs) : 0;
-  // Kept from forward to backward: the pre-activation when the activation's derivative needs
-  // it; for im2col the column matrix (see kernels/convolution.hpp) and for Winograd the
-  // transformed input tiles (kernels/winograd.hpp), which the weight gradient reads again.
-  static constexpr std::size_t workspace_per_sample =
-      (keeps_preactivation ? Out::size : 0) + columns_per_sample + transformed_inputs;
-  // Within a pass: im2col's GEMM result (channel-major), then the input gradient's columns;
-  // the direct kernel's pre-activation gradient (NCHW); Winograd's transformed outputs or
-  // their gradient, then the transformed input tiles' gradient.
-  static constexpr std::size_t scratch_per_sample =
-      winograd ? transformed_outputs + transformed_inputs
-               : std::size_t{pixels} * outs + columns_per_sample;
+  static constexpr std::size_t preactivation_per_sample = keeps_preactivation ? Out::size : 0;
+  using direct_kernels = kernels::DirectConv<geometry_, geometry::out_channels>;
+  using winograd_tiling = kernels::Winograd<geometry_>;
 
   void bind(VectorSlice<Scalar, memory_space> params) {
     weight_ = MatrixSlice<Scalar, memory_space>(params.data(), outs, patch);
     if constexpr (HasBias) {
       bias_ = VectorSlice<Scalar, memory_space>(params.data() + outs * patch, outs);
-    }
-    // Winograd's transformed weights (made by forward, read again by backward) and their
-    // gradient are the stage's own (independent of the batch), allocated once here.
-    if (winograd && transformed_weights_.extent(0) == 0) {
-      transformed_weights_ = Vector<Scalar, memory_space>(
-          Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Conv2D::transformed_weights"),
-          2 * std::size_t{16} * outs * channels);
-    }
-  }
-
-  void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
-    Scalar* cursor = workspace.data();
-    if constexpr (keeps_preactivation) {
-      preactivation_ = MatrixSlice<Scalar, memory_space>(cursor, batch, Out::size);
-      cursor += batch * Out::size;
-    }
-    if constexpr (im2col) {
-      cols_ = MatrixSlice<Scalar, memory_space>(cursor, patch, batch * pixels);
-    }
-    if constexpr (winograd) {
-      transformed_x_ = VectorSlice<Scalar, memory_space>(cursor, batch * transformed_inputs);
-    }
-  }
-
-  void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
-    if constexpr (winograd) {
-      transformed_y_ =
-          VectorSlice<Scalar, memory_space>(scratch.data(), batch * transformed_outputs);
-      transformed_dx_ = VectorSlice<Scalar, memory_space>(
-          scratch.data() + batch * transformed_outputs, batch * transformed_inputs);
-      return;
-    }
-    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data(), outs, batch * pixels);
-    if constexpr (im2col) {
-      dcols_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * outs, patch,
-                                                 batch * pixels);
     }
   }
 
@@ -314,145 +243,287 @@ public:
                                                 outs * static_cast<int>(Kernel.h * Kernel.w));
   }
 
+protected:
+  // The pre-activation's place at the start of the workspace; returns what follows it.
+  Scalar* bind_preactivation(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
+    if constexpr (keeps_preactivation) {
+      preactivation_ = MatrixSlice<Scalar, memory_space>(workspace.data(), batch, Out::size);
+    }
+    return workspace.data() + batch * preactivation_per_sample;
+  }
+
+  // The weight and bias parts of a gradient target laid out as the parameters.
+  static MatrixSlice<Scalar, memory_space> weight_part(VectorSlice<Scalar, memory_space> target) {
+    return MatrixSlice<Scalar, memory_space>(target.data(), outs, patch);
+  }
+  static VectorSlice<Scalar, memory_space> bias_part(VectorSlice<Scalar, memory_space> target) {
+    return VectorSlice<Scalar, memory_space>(HasBias ? target.data() + outs * patch : nullptr,
+                                             HasBias ? outs : 0);
+  }
+
+  // What the activation's derivative reads in backward: the pre-activation or the output.
+  template <class YView, class F>
+  void with_saved(YView const& y, F&& f) const {
+    if constexpr (keeps_preactivation) {
+      f(preactivation_);
+    } else {
+      f(y);
+    }
+  }
+
+  MatrixSlice<Scalar, memory_space> weight_, preactivation_;
+  VectorSlice<Scalar, memory_space> bias_;
+};
+
+// One Conv2D algorithm over ConvCommon: workspace and scratch sizes, their binding, forward
+// and backward. Specialised for conv::Im2col, conv::Direct and conv::Winograd.
+template <class Algorithm, class Common>
+class ConvAlgorithm;
+
+// im2col and one GEMM for the whole batch (kernels/convolution.hpp). Kept from forward to
+// backward: the column matrix, which the weight gradient reads again.
+template <class Common>
+class ConvAlgorithm<conv::Im2col, Common> : public Common {
+  using Scalar = typename Common::scalar_type;
+  using ExecutionSpace = typename Common::execution_space;
+  using memory_space = typename Common::memory_space;
+  using Activation = typename Common::activation;
+  using Common::geometry_, Common::outs, Common::patch, Common::pixels, Common::keeps_preactivation;
+
+public:
+  static constexpr std::size_t columns_per_sample = std::size_t{pixels} * patch;
+  static constexpr std::size_t workspace_per_sample =
+      Common::preactivation_per_sample + columns_per_sample;
+  // The GEMM's result (channel-major), then the input gradient's columns.
+  static constexpr std::size_t scratch_per_sample = std::size_t{pixels} * outs + columns_per_sample;
+
+  void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
+    cols_ = MatrixSlice<Scalar, memory_space>(this->bind_preactivation(workspace, batch), patch,
+                                              batch * pixels);
+  }
+
+  void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
+    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data(), outs, batch * pixels);
+    dcols_ = MatrixSlice<Scalar, memory_space>(scratch.data() + batch * pixels * outs, patch,
+                                               batch * pixels);
+  }
+
   template <class XView, class YView>
   void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                YView const& y) const {
     int const batch = static_cast<int>(ctx.batch);
-    if constexpr (direct) {
-      kernels::direct_conv_forward<geometry_, outs, Activation, keeps_preactivation>(
-          space, batch, x, weight_, bias_, y, preactivation_);
-      return;
-    } else if constexpr (winograd) {
-      // Per round of images: V from x, M[ξ] = U[ξ]·V[ξ] (outs × C times C × images·tiles)
-      // for each of the 16 positions, y from M.
-      kernels::winograd_weights<geometry_, outs>(space, weight_, transformed_weights_);
-      for_each_round(batch, [&](Round const& r) {
-        Blocks const v = r.transformed_x(transformed_x_.data());
-        Blocks const m = r.transformed(transformed_y_.data(), outs);
-        kernels::winograd_input<geometry_>(space, r.images, r.rows(x.data(), In::size), v.all());
-        winograd_gemms("loom::Conv2D::forward (Winograd GEMMs)", space, kernels::Op::none,
-                       kernels::Op::none, transformed_weights(0), v, m, Scalar(0));
-        kernels::winograd_output<geometry_, outs, Activation, keeps_preactivation>(
-            space, r.images, m.all(), bias_, r.rows(y.data(), Out::size),
-            r.rows(preactivation_.data(), keeps_preactivation ? Out::size : 0));
-      });
-      return;
-    }
     kernels::im2col<geometry_>(space, batch, x, cols_);
-    kernels::gemm(space, kernels::Op::none, kernels::Op::none, Scalar(1), weight_, cols_, Scalar(0),
-                  pre_);
-    kernels::conv_epilogue_forward<Activation, keeps_preactivation>(space, batch, pixels, outs,
-                                                                    pre_, bias_, y, preactivation_);
+    kernels::gemm(space, kernels::Op::none, kernels::Op::none, Scalar(1), this->weight_, cols_,
+                  Scalar(0), pre_);
+    kernels::conv_epilogue_forward<Activation, keeps_preactivation>(
+        space, batch, pixels, outs, pre_, this->bias_, y, this->preactivation_);
   }
 
+  template <class XView, class YView, class DyView, class DxView>
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const&,
+                YView const& y, DyView const& dy, DxView const& dx,
+                VectorSlice<Scalar, memory_space> target) const {
+    int const batch = static_cast<int>(ctx.batch);
+    // ∂L/∂(pre-activation), channel-major, and the bias gradient in the same pass.
+    this->with_saved(y, [&](auto const& saved) {
+      kernels::conv_epilogue_backward<Activation>(space, batch, pixels, outs, saved, dy, pre_,
+                                                  Common::bias_part(target), ctx.gradient_alpha,
+                                                  ctx.gradient_beta);
+    });
+    // The input gradient reads the weights, so it comes before the target (which may be the
+    // weights themselves) is written.
+    if (dx.extent(0) > 0) {
+      kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, Scalar(1), this->weight_,
+                    pre_, Scalar(0), dcols_);
+      kernels::col2im<geometry_>(space, batch, dcols_, dx);
+    }
+    kernels::gemm(space, kernels::Op::none, kernels::Op::transpose, ctx.gradient_alpha, pre_, cols_,
+                  ctx.gradient_beta, Common::weight_part(target));
+  }
+
+private:
+  MatrixSlice<Scalar, memory_space> cols_, pre_, dcols_;
+};
+
+// A direct kernel without GEMM (kernels/direct_convolution.hpp); nothing kept but the
+// pre-activation.
+template <class Common>
+class ConvAlgorithm<conv::Direct, Common> : public Common {
+  using Scalar = typename Common::scalar_type;
+  using ExecutionSpace = typename Common::execution_space;
+  using memory_space = typename Common::memory_space;
+  using Activation = typename Common::activation;
+  using Common::geometry_, Common::outs, Common::pixels, Common::keeps_preactivation;
+  static_assert(Common::direct_kernels::fits,
+                "loom::Conv2D<..., conv::Direct>: the layer is too large for the direct kernel, "
+                "whose work items each hold a padded image (see "
+                "loom::kernels::DirectConv::max_local_values); use conv::Im2col");
+
+public:
+  static constexpr std::size_t workspace_per_sample = Common::preactivation_per_sample;
+  // The pre-activation gradient (NCHW).
+  static constexpr std::size_t scratch_per_sample = std::size_t{pixels} * outs;
+
+  void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
+    this->bind_preactivation(workspace, batch);
+  }
+
+  void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
+    pre_ = MatrixSlice<Scalar, memory_space>(scratch.data(), outs, batch * pixels);
+  }
+
+  template <class XView, class YView>
+  void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+               YView const& y) const {
+    kernels::direct_conv_forward<geometry_, outs, Activation, keeps_preactivation>(
+        space, static_cast<int>(ctx.batch), x, this->weight_, this->bias_, y, this->preactivation_);
+  }
+
+  // The first layer needs no input gradient: then the weight gradient kernel computes
+  // Activation'·dy itself. Otherwise that product goes to scratch first, and the input
+  // gradient reads the weights before the target (which may be the weights themselves) is
+  // written.
   template <class XView, class YView, class DyView, class DxView>
   void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
                 YView const& y, DyView const& dy, DxView const& dx,
                 VectorSlice<Scalar, memory_space> target) const {
     int const batch = static_cast<int>(ctx.batch);
-    MatrixSlice<Scalar, memory_space> const weight_target(target.data(), outs, patch);
-    VectorSlice<Scalar, memory_space> const bias_target(
-        HasBias ? target.data() + outs * patch : nullptr, HasBias ? outs : 0);
-    if constexpr (direct) {
-      if constexpr (keeps_preactivation) {
-        direct_backward(space, batch, x, preactivation_, dy, dx, weight_target, bias_target, ctx);
-      } else {
-        direct_backward(space, batch, x, y, dy, dx, weight_target, bias_target, ctx);
+    auto const weight_target = Common::weight_part(target);
+    auto const bias_target = Common::bias_part(target);
+    this->with_saved(y, [&](auto const& saved) {
+      if (dx.extent(0) == 0) {
+        kernels::direct_conv_backward_weights<geometry_, outs, Activation, false>(
+            space, batch, x, saved, dy, weight_target, bias_target, ctx.gradient_alpha,
+            ctx.gradient_beta);
+        return;
       }
-      return;
-    } else if constexpr (winograd) {
-      if constexpr (keeps_preactivation) {
-        winograd_backward(space, batch, preactivation_, dy, dx, weight_target, bias_target, ctx);
-      } else {
-        winograd_backward(space, batch, y, dy, dx, weight_target, bias_target, ctx);
-      }
-      return;
-    }
-    // ∂L/∂(pre-activation), channel-major, and the bias gradient in the same pass.
-    if constexpr (keeps_preactivation) {
-      kernels::conv_epilogue_backward<Activation>(space, batch, pixels, outs, preactivation_, dy,
-                                                  pre_, bias_target, ctx.gradient_alpha,
-                                                  ctx.gradient_beta);
-    } else {
-      kernels::conv_epilogue_backward<Activation>(space, batch, pixels, outs, y, dy, pre_,
-                                                  bias_target, ctx.gradient_alpha,
-                                                  ctx.gradient_beta);
-    }
-    // The input gradient reads the weights, so it comes before the target (which may be the
-    // weights themselves) is written.
-    if (dx.extent(0) > 0) {
-      kernels::gemm(space, kernels::Op::transpose, kernels::Op::none, Scalar(1), weight_, pre_,
-                    Scalar(0), dcols_);
-      kernels::col2im<geometry_>(space, batch, dcols_, dx);
-    }
-    kernels::gemm(space, kernels::Op::none, kernels::Op::transpose, ctx.gradient_alpha, pre_, cols_,
-                  ctx.gradient_beta, weight_target);
+      kernels::activation_backward<Activation>(space, saved, dy, pre_);
+      kernels::direct_conv_backward_input<geometry_, outs>(space, batch, this->weight_, pre_, dx);
+      kernels::direct_conv_backward_weights<geometry_, outs, Activation, true>(
+          space, batch, x, pre_, pre_, weight_target, bias_target, ctx.gradient_alpha,
+          ctx.gradient_beta);
+    });
   }
 
 private:
-  // The direct kernel's backward. The first layer needs no input gradient: then the weight
-  // gradient kernel computes Activation'·dy itself. Otherwise that product goes to scratch
-  // first, and the input gradient reads the weights before the target (which may be the
-  // weights themselves) is written.
-  template <class XView, class SavedView, class DyView, class DxView>
-  void direct_backward(ExecutionSpace const& space, int batch, XView const& x,
-                       SavedView const& saved, DyView const& dy, DxView const& dx,
-                       MatrixSlice<Scalar, memory_space> const& weight_target,
-                       VectorSlice<Scalar, memory_space> const& bias_target,
-                       PassContext<Scalar> const& ctx) const {
-    if (dx.extent(0) == 0) {
-      kernels::direct_conv_backward_weights<geometry_, outs, Activation, false>(
-          space, batch, x, saved, dy, weight_target, bias_target, ctx.gradient_alpha,
-          ctx.gradient_beta);
-      return;
+  MatrixSlice<Scalar, memory_space> pre_;
+};
+
+// Winograd's F(2×2, 3×3) (kernels/winograd.hpp), round by round of images. Kept from forward
+// to backward: the transformed input tiles, which the weight gradient reads again; the
+// transformed weights and their gradient are the stage's own (independent of the batch).
+template <class Common>
+class ConvAlgorithm<conv::Winograd, Common> : public Common {
+  using Scalar = typename Common::scalar_type;
+  using ExecutionSpace = typename Common::execution_space;
+  using memory_space = typename Common::memory_space;
+  using Activation = typename Common::activation;
+  using In = typename Common::input_shape;
+  using Out = typename Common::output_shape;
+  using winograd_tiling = typename Common::winograd_tiling;
+  using Common::geometry_, Common::channels, Common::outs, Common::keeps_preactivation;
+  static_assert(winograd_tiling::applies,
+                "loom::Conv2D<..., conv::Winograd>: F(2x2, 3x3) needs a 3x3 kernel with stride "
+                "1; use conv::Im2col");
+
+public:
+  /// F(2×2, 3×3)'s tiles per image.
+  static constexpr int tiles = winograd_tiling::tiles;
+  /// Images per round of the transforms and GEMMs (0: the whole batch). On host spaces a
+  /// round covers about 256 tiles, so that its transformed tiles stay in cache from one
+  /// kernel to the next, and its GEMMs run at the rate of the whole batch's.
+  static constexpr int round_images =
+      !is_host_accessible<memory_space> ? 0 : (tiles >= 256 ? 1 : 256 / tiles);
+  // The transformed tiles per sample: the input's and the output's.
+  static constexpr std::size_t transformed_inputs = winograd_tiling::per_sample(channels);
+  static constexpr std::size_t transformed_outputs = winograd_tiling::per_sample(outs);
+  static constexpr std::size_t workspace_per_sample =
+      Common::preactivation_per_sample + transformed_inputs;
+  // The transformed outputs or their gradient, then the transformed input tiles' gradient.
+  static constexpr std::size_t scratch_per_sample = transformed_outputs + transformed_inputs;
+
+  void bind(VectorSlice<Scalar, memory_space> params) {
+    Common::bind(params);
+    if (transformed_weights_.extent(0) == 0) {
+      transformed_weights_ = Vector<Scalar, memory_space>(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Conv2D::transformed_weights"),
+          2 * std::size_t{16} * outs * channels);
     }
-    kernels::activation_backward<Activation>(space, saved, dy, pre_);
-    kernels::direct_conv_backward_input<geometry_, outs>(space, batch, weight_, pre_, dx);
-    kernels::direct_conv_backward_weights<geometry_, outs, Activation, true>(
-        space, batch, x, pre_, pre_, weight_target, bias_target, ctx.gradient_alpha,
-        ctx.gradient_beta);
   }
 
-  // Winograd's backward, round by round: the transformed output gradient (with Activation'
-  // applied) and from it the bias gradient; the input gradient through the transformed
-  // weights kept from forward, so that the target (which may be the weights themselves) can
-  // be written; the transformed weight gradient, summed over the rounds, from the transformed
-  // input tiles kept by forward; at last the weight gradient from it.
-  template <class SavedView, class DyView, class DxView>
-  void winograd_backward(ExecutionSpace const& space, int batch, SavedView const& saved,
-                         DyView const& dy, DxView const& dx,
-                         MatrixSlice<Scalar, memory_space> const& weight_target,
-                         VectorSlice<Scalar, memory_space> const& bias_target,
-                         PassContext<Scalar> const& ctx) const {
-    bool const input_gradient = dx.extent(0) > 0;
-    for_each_round(batch, [&](Round const& r) {
+  void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t batch) {
+    transformed_x_ = VectorSlice<Scalar, memory_space>(this->bind_preactivation(workspace, batch),
+                                                       batch * transformed_inputs);
+  }
+
+  void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
+    transformed_y_ = VectorSlice<Scalar, memory_space>(scratch.data(), batch * transformed_outputs);
+    transformed_dx_ = VectorSlice<Scalar, memory_space>(
+        scratch.data() + batch * transformed_outputs, batch * transformed_inputs);
+  }
+
+  // Per round of images: V from x, M[ξ] = U[ξ]·V[ξ] (outs × C times C × images·tiles) for
+  // each of the 16 positions, y from M.
+  template <class XView, class YView>
+  void forward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const& x,
+               YView const& y) const {
+    kernels::winograd_weights<geometry_, outs>(space, this->weight_, transformed_weights_);
+    for_each_round(static_cast<int>(ctx.batch), [&](Round const& r) {
       Blocks const v = r.transformed_x(transformed_x_.data());
-      Blocks const dm = r.transformed(transformed_y_.data(), outs);
-      kernels::winograd_output_backward<geometry_, outs, Activation>(
-          space, r.images, r.rows(saved.data(), Out::size), r.rows(dy.data(), Out::size), dm.all());
-      Scalar const beta = r.first ? Scalar(0) : Scalar(1); // sums over the rounds
-      if constexpr (HasBias) {
-        kernels::winograd_bias_backward<geometry_, outs>(space, r.images, dm.all(), bias_target,
-                                                         ctx.gradient_alpha,
-                                                         r.first ? ctx.gradient_beta : Scalar(1));
-      }
-      if (input_gradient) { // dV[ξ] = U[ξ]ᵀ·dM[ξ]
-        Blocks const dv = r.transformed(transformed_dx_.data(), channels);
-        winograd_gemms("loom::Conv2D::backward (Winograd GEMMs, input gradient)", space,
-                       kernels::Op::transpose, kernels::Op::none, transformed_weights(0), dm, dv,
-                       Scalar(0));
-        kernels::winograd_input_backward<geometry_>(space, r.images, dv.all(),
-                                                    r.rows(dx.data(), In::size));
-      }
-      // dU[ξ] += dM[ξ]·V[ξ]ᵀ
-      winograd_gemms("loom::Conv2D::backward (Winograd GEMMs, weight gradient)", space,
-                     kernels::Op::none, kernels::Op::transpose, dm, v, transformed_weights(1),
-                     beta);
+      Blocks const m = r.transformed(transformed_y_.data(), outs);
+      kernels::winograd_input<geometry_>(space, r.images, r.rows(x.data(), In::size), v.all());
+      winograd_gemms("loom::Conv2D::forward (Winograd GEMMs)", space, kernels::Op::none,
+                     kernels::Op::none, transformed_weights(0), v, m, Scalar(0));
+      kernels::winograd_output<geometry_, outs, Activation, keeps_preactivation>(
+          space, r.images, m.all(), this->bias_, r.rows(y.data(), Out::size),
+          r.rows(this->preactivation_.data(), Common::preactivation_per_sample));
     });
-    kernels::winograd_weights_backward<geometry_, outs>(
-        space, transformed_weights(1).all(), weight_target, ctx.gradient_alpha, ctx.gradient_beta);
   }
 
+  // Round by round: the transformed output gradient (with Activation' applied) and from it
+  // the bias gradient; the input gradient through the transformed weights kept from forward,
+  // so that the target (which may be the weights themselves) can be written; the transformed
+  // weight gradient, summed over the rounds, from the transformed input tiles kept by
+  // forward; at last the weight gradient from it.
+  template <class XView, class YView, class DyView, class DxView>
+  void backward(ExecutionSpace const& space, PassContext<Scalar> const& ctx, XView const&,
+                YView const& y, DyView const& dy, DxView const& dx,
+                VectorSlice<Scalar, memory_space> target) const {
+    bool const input_gradient = dx.extent(0) > 0;
+    auto const bias_target = Common::bias_part(target);
+    this->with_saved(y, [&](auto const& saved) {
+      for_each_round(static_cast<int>(ctx.batch), [&](Round const& r) {
+        Blocks const v = r.transformed_x(transformed_x_.data());
+        Blocks const dm = r.transformed(transformed_y_.data(), outs);
+        kernels::winograd_output_backward<geometry_, outs, Activation>(
+            space, r.images, r.rows(saved.data(), Out::size), r.rows(dy.data(), Out::size),
+            dm.all());
+        Scalar const beta = r.first ? Scalar(0) : Scalar(1); // sums over the rounds
+        if constexpr (Common::has_bias) {
+          kernels::winograd_bias_backward<geometry_, outs>(space, r.images, dm.all(), bias_target,
+                                                           ctx.gradient_alpha,
+                                                           r.first ? ctx.gradient_beta : Scalar(1));
+        }
+        if (input_gradient) { // dV[ξ] = U[ξ]ᵀ·dM[ξ]
+          Blocks const dv = r.transformed(transformed_dx_.data(), channels);
+          winograd_gemms("loom::Conv2D::backward (Winograd GEMMs, input gradient)", space,
+                         kernels::Op::transpose, kernels::Op::none, transformed_weights(0), dm, dv,
+                         Scalar(0));
+          kernels::winograd_input_backward<geometry_>(space, r.images, dv.all(),
+                                                      r.rows(dx.data(), In::size));
+        }
+        // dU[ξ] += dM[ξ]·V[ξ]ᵀ
+        winograd_gemms("loom::Conv2D::backward (Winograd GEMMs, weight gradient)", space,
+                       kernels::Op::none, kernels::Op::transpose, dm, v, transformed_weights(1),
+                       beta);
+      });
+    });
+    kernels::winograd_weights_backward<geometry_, outs>(space, transformed_weights(1).all(),
+                                                        Common::weight_part(target),
+                                                        ctx.gradient_alpha, ctx.gradient_beta);
+  }
+
+private:
   // 16 row-major matrices of rows × cols, `stride` values apart.
   struct Blocks {
     Scalar* data;
@@ -513,11 +584,47 @@ private:
     }
   }
 
-  MatrixSlice<Scalar, memory_space> weight_, preactivation_, cols_, pre_, dcols_;
-  VectorSlice<Scalar, memory_space> bias_;
-  // Winograd: U then dU (the stage's own), V (workspace), M or dM and dV (scratch).
+  // U then dU (the stage's own), V (workspace), M or dM and dV (scratch).
   Vector<Scalar, memory_space> transformed_weights_;
   VectorSlice<Scalar, memory_space> transformed_x_, transformed_y_, transformed_dx_;
+};
+
+// The algorithm a Conv2D runs: the one named, or the one chosen (see loom::conv).
+template <class Common, class Named>
+struct chosen_conv_algorithm {
+  using type = Named;
+};
+template <class Common>
+struct chosen_conv_algorithm<Common, void> {
+  static constexpr bool host = is_host_accessible<typename Common::memory_space>;
+  static constexpr bool direct =
+      host && std::size_t{Common::patch} <= conv::direct_max_patch && Common::direct_kernels::fits;
+  static constexpr bool winograd = host && !direct && Common::winograd_tiling::applies &&
+                                   std::size_t{Common::channels} >= conv::winograd_min_channels;
+  using type = std::conditional_t<direct, conv::Direct,
+                                  std::conditional_t<winograd, conv::Winograd, conv::Im2col>>;
+};
+
+// Conv2D's stage: the chosen algorithm's specialisation of ConvAlgorithm.
+template <class In, class Out, class Scalar, class ExecutionSpace, Window Kernel, Window Stride,
+          Window Padding, bool HasBias, class Initializer, class Activation, class Named>
+class Conv2DStage
+    : public ConvAlgorithm<
+          typename chosen_conv_algorithm<ConvCommon<In, Out, Scalar, ExecutionSpace, Kernel, Stride,
+                                                    Padding, HasBias, Initializer, Activation>,
+                                         Named>::type,
+          ConvCommon<In, Out, Scalar, ExecutionSpace, Kernel, Stride, Padding, HasBias, Initializer,
+                     Activation>> {
+  using common = ConvCommon<In, Out, Scalar, ExecutionSpace, Kernel, Stride, Padding, HasBias,
+                            Initializer, Activation>;
+
+public:
+  /// conv::Im2col, conv::Direct or conv::Winograd.
+  using algorithm = typename chosen_conv_algorithm<common, Named>::type;
+  /// Whether this layer runs the direct kernel, Winograd's F(2×2, 3×3) or im2col.
+  static constexpr bool direct = std::is_same_v<algorithm, conv::Direct>;
+  static constexpr bool winograd = std::is_same_v<algorithm, conv::Winograd>;
+  static constexpr bool im2col = std::is_same_v<algorithm, conv::Im2col>;
 };
 
 } // namespace detail
