@@ -1,9 +1,9 @@
 // A training loop written by hand, with the pieces the Trainer is made of: batches on the
 // device from data::BatchLoader, the passes of loom::Model, a loss kernel and an optimizer
-// state. After every epoch the model and the optimizer are saved with io::save; started again
-// with the same --checkpoint, it resumes from there (the next epochs are those of an
-// uninterrupted run). At the end: a confusion matrix and top-2 accuracy on the test set, and
-// predict() on the first test images. Exits non-zero below --min-accuracy (default 0.86).
+// state. After every epoch the model, the optimizer and the training's position are saved with
+// io::save; started again with the same --checkpoint, it resumes from there (the next epochs are
+// those of an uninterrupted run). At the end: a confusion matrix and top-2 accuracy on the test
+// set, and predict() on the first test images. Exits non-zero below --min-accuracy (default 0.86).
 //
 //   05_hand_written_loop [--epochs 5] [--train-limit N] [--checkpoint FILE]
 //                        [--min-accuracy 0.86]
@@ -51,15 +51,17 @@ int main(int argc, char* argv[]) {
     loom::Model<Net> model(/*seed=*/7);
     loom::Adam::state<float, ExecutionSpace> adam(model.num_parameters, {});
     auto const space = model.space();
-    std::uint64_t first_epoch = 0;
+    // Where the training stands, kept in the checkpoint with the model and the optimizer.
+    loom::io::TrainingRecord record{.seed = 1, .batch = 64, .samples = train.size()};
     if (!checkpoint.empty() && std::filesystem::exists(checkpoint)) {
-      loom::io::load(checkpoint, model, adam); // parameters, dropout stream, Adam's moments
-      first_epoch = adam.steps() / loom::data::BatchPlan(train.size(), 64).num_batches();
-      std::printf("resuming after epoch %llu\n", static_cast<unsigned long long>(first_epoch));
+      // Parameters, dropout stream, Adam's moments, and the record.
+      loom::io::load(checkpoint, model, adam, record);
+      std::printf("resuming after epoch %llu\n",
+                  static_cast<unsigned long long>(record.position.epoch));
     }
 
-    loom::data::BatchLoader loader(train, {.batch_size = 64, .seed = 1});
-    for (std::uint64_t epoch = first_epoch; epoch < epochs; ++epoch) {
+    loom::data::BatchLoader loader(train, {.batch_size = record.batch, .seed = record.seed});
+    for (std::uint64_t epoch = record.position.epoch; epoch < epochs; ++epoch) {
       loader.set_epoch(epoch); // the order of an epoch depends only on (seed, epoch)
       loom::LossValue total;
       model.train();
@@ -74,7 +76,8 @@ int main(int argc, char* argv[]) {
                   static_cast<unsigned long long>(epoch + 1),
                   static_cast<unsigned long long>(epochs), total.mean(), total.accuracy());
       if (!checkpoint.empty()) {
-        loom::io::save(checkpoint, model, adam);
+        record.position = {.epoch = epoch + 1, .batch = 0, .step = adam.steps()};
+        loom::io::save(checkpoint, model, adam, record);
       }
     }
 

@@ -25,6 +25,8 @@
 #include <loom/data/normalize.hpp>
 #include <loom/data/resize.hpp>
 #include <loom/data/sampler.hpp>
+#include <loom/io/state.hpp>
+#include <loom/io/training.hpp>
 #include <loom/kernels/gemm.hpp>
 #include <loom/layers/activations.hpp>
 #include <loom/layers/batch_norm.hpp>

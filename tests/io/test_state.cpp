@@ -1,4 +1,5 @@
 #include <loom/io/state.hpp>
+#include <loom/io/training.hpp>
 #include <loom/layers/activations.hpp>
 #include <loom/layers/batch_norm.hpp>
 #include <loom/layers/conv2d.hpp>
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,69 @@ TEST(state, a_hand_written_loop_resumes_bit_for_bit) {
   EXPECT_EQ(resumed.get_parameters(), straight.get_parameters());
   EXPECT_EQ(resumed.get_states(), straight.get_states()) << "batch norm's running statistics";
   EXPECT_EQ(resumed.step(), straight.step());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(state, a_training_record_travels_between_a_hand_written_loop_and_a_trainer) {
+  auto const dir = temp_dir("record");
+  M model(7);
+  AdamState adam(M::num_parameters, {});
+  step(model, adam, 0);
+  io::TrainingRecord record{.position = {.epoch = 2, .batch = 3, .step = 1},
+                            .seed = 5,
+                            .batch = 16,
+                            .shuffle = false,
+                            .samples = 100,
+                            .schedule = LrSchedule::step(4, 0.5),
+                            .schedule_length = 40,
+                            .lr_scale = 0.25,
+                            .callbacks = {{"early_stopping", {std::byte{1}, std::byte{2}}}}};
+  io::save(dir / "loop.ckpt", model, adam, record);
+  M other(8);
+  AdamState other_adam(M::num_parameters, {});
+  io::TrainingRecord read;
+  io::load(dir / "loop.ckpt", other, other_adam, read);
+  EXPECT_EQ(other.get_parameters(), model.get_parameters());
+  EXPECT_EQ(read.position.epoch, 2u);
+  EXPECT_EQ(read.position.batch, 3u);
+  EXPECT_EQ(read.position.step, 1u);
+  EXPECT_EQ(read.seed, 5u);
+  EXPECT_EQ(read.batch, 16u);
+  EXPECT_FALSE(read.shuffle);
+  EXPECT_EQ(read.samples, 100u);
+  ASSERT_TRUE(read.schedule.has_value());
+  EXPECT_EQ(*read.schedule, LrSchedule::step(4, 0.5));
+  EXPECT_EQ(read.schedule_length, std::optional<std::uint64_t>(40));
+  EXPECT_EQ(read.lr_scale, 0.25);
+  EXPECT_EQ(read.callbacks, record.callbacks);
+
+  // A Trainer with the same options resumes the loop's file where the loop stood ...
+  using T = Trainer<Net, SoftmaxCrossEntropy, Adam, SingleProcess, ExecutionSpace>;
+  T trainer({.batch = 16, .schedule = LrSchedule::step(4, 0.5), .seed = 5, .shuffle = false});
+  trainer.load(dir / "loop.ckpt");
+  EXPECT_EQ(trainer.state().epoch, 2u);
+  EXPECT_EQ(trainer.state().step, 1u);
+  EXPECT_EQ(trainer.lr_scale(), 0.25);
+  EXPECT_EQ(trainer.callback_state("early_stopping"), record.callbacks["early_stopping"]);
+  EXPECT_EQ(trainer.model().get_parameters(), model.get_parameters());
+  // ... and the loop reads the Trainer's.
+  trainer.save(dir / "trainer.ckpt");
+  io::load(dir / "trainer.ckpt", other, other_adam, read);
+  EXPECT_EQ(read.position.epoch, 2u);
+  EXPECT_EQ(read.lr_scale, 0.25);
+
+  // A model file without a record is refused, and nothing changes.
+  io::save(dir / "model.ckpt", model, adam);
+  M untouched(9);
+  auto const before = untouched.get_parameters();
+  try {
+    io::load(dir / "model.ckpt", untouched, other_adam, read);
+    FAIL();
+  } catch (loom::Error const& e) {
+    EXPECT_NE(std::string(e.what()).find("has no section 'trainer'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(untouched.get_parameters(), before);
   std::filesystem::remove_all(dir);
 }
 

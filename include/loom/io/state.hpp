@@ -38,6 +38,16 @@ inline std::uint64_t fingerprint(std::string const& text) {
   return hash;
 }
 
+/// io::save and io::load take a model of the whole network (a strategy that splits layers
+/// saves through Trainer::save, which gathers the parts).
+template <class M>
+constexpr bool holds_whole_network() {
+  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
+                          "split over ranks; save and load it through its strategy, with "
+                          "Trainer::save and Trainer::load, which write the whole network");
+  return M::whole;
+}
+
 /// What a checkpoint holds for a model, read and checked before any of it is applied.
 template <class Scalar>
 struct ModelContents {
@@ -218,9 +228,7 @@ void restore_optimizer(State& state, OptimizerContents<typename State::value_typ
 /// \throws loom::Error naming the file when it cannot be written (a file already there stays)
 template <class M>
 void save(std::filesystem::path const& path, M const& model) {
-  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
-                          "split over ranks; save and load it through its strategy, with "
-                          "Trainer::save and Trainer::load, which write the whole network");
+  static_assert(loom::detail::checked<detail::holds_whole_network<M>()>);
   CheckpointWriter writer;
   detail::add_model(writer, model);
   writer.write(path);
@@ -232,9 +240,7 @@ void save(std::filesystem::path const& path, M const& model) {
 /// \tparam State the optimizer's state, e.g. loom::Adam::state<float, ExecutionSpace>
 template <class M, class State>
 void save(std::filesystem::path const& path, M const& model, State const& optimizer) {
-  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
-                          "split over ranks; save and load it through its strategy, with "
-                          "Trainer::save and Trainer::load, which write the whole network");
+  static_assert(loom::detail::checked<detail::holds_whole_network<M>()>);
   CheckpointWriter writer;
   detail::add_model(writer, model);
   detail::add_optimizer(writer, optimizer);
@@ -247,9 +253,7 @@ void save(std::filesystem::path const& path, M const& model, State const& optimi
 /// \throws loom::Error naming the file when it is missing, damaged, or holds another model
 template <class M>
 void load(std::filesystem::path const& path, M& model) {
-  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
-                          "split over ranks; save and load it through its strategy, with "
-                          "Trainer::save and Trainer::load, which write the whole network");
+  static_assert(loom::detail::checked<detail::holds_whole_network<M>()>);
   CheckpointReader const reader(path);
   auto const contents = detail::read_model<M>(reader, "loom::io::load");
   detail::restore_model(model, contents);
@@ -261,9 +265,7 @@ void load(std::filesystem::path const& path, M& model) {
 ///         holds another model or optimizer (or one with other options, e.g. no momentum)
 template <class M, class State>
 void load(std::filesystem::path const& path, M& model, State& optimizer) {
-  static_assert(M::whole, "loom::io::save / io::load: the model holds a rank's part of a network "
-                          "split over ranks; save and load it through its strategy, with "
-                          "Trainer::save and Trainer::load, which write the whole network");
+  static_assert(loom::detail::checked<detail::holds_whole_network<M>()>);
   CheckpointReader const reader(path);
   auto const contents = detail::read_model<M>(reader, "loom::io::load");
   auto const optimizer_contents = detail::read_optimizer(reader, optimizer, "loom::io::load");

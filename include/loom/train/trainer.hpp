@@ -10,6 +10,7 @@
 #include <loom/data/sampler.hpp>
 #include <loom/io/checkpoint.hpp>
 #include <loom/io/state.hpp>
+#include <loom/io/training.hpp>
 #include <loom/kernels/copy.hpp>
 #include <loom/loss/concepts.hpp>
 #include <loom/loss/mse.hpp>
@@ -20,6 +21,7 @@
 #include <loom/optim/sgd.hpp>
 #include <loom/parallel/concepts.hpp>
 #include <loom/parallel/single_process.hpp>
+#include <loom/train/detail/hooks.hpp>
 #include <loom/train/info.hpp>
 #include <loom/train/metrics.hpp>
 
@@ -61,39 +63,7 @@ struct TrainerOptions {
   typename StrategyType::options parallel = {};   ///< the strategy's options (bucket size, ...)
 };
 
-/// \brief Where a Trainer stands: what a checkpoint saves and a resumed run continues from.
-struct TrainingState {
-  std::uint64_t epoch = 0; ///< the epoch in progress (0-based) = epochs completed
-  std::size_t batch = 0;   ///< the next batch within it
-  std::uint64_t step = 0;  ///< optimizer steps taken
-};
-
 namespace detail {
-template <class Callback, class Trainer>
-concept HasFitBegin = requires(Callback& c, Trainer& t, FitInfo const& i) {
-  c.on_fit_begin(t, i);
-};
-template <class Callback, class Trainer>
-concept HasBatchEnd = requires(Callback& c, Trainer& t, BatchInfo const& i) {
-  c.on_batch_end(t, i);
-};
-template <class Callback, class Trainer>
-concept HasEpochEvaluate = requires(Callback& c, Trainer& t, EpochInfo& i) {
-  c.on_epoch_evaluate(t, i);
-};
-template <class Callback, class Trainer>
-concept HasEpochEnd = requires(Callback& c, Trainer& t, EpochInfo const& i) {
-  c.on_epoch_end(t, i);
-};
-template <class Callback, class Trainer>
-concept HasEpochSave = requires(Callback& c, Trainer& t, EpochInfo const& i) {
-  c.on_epoch_save(t, i);
-};
-template <class Callback, class Trainer>
-concept HasFitEnd = requires(Callback& c, Trainer& t) {
-  c.on_fit_end(t);
-};
-
 template <class OptimizerType>
 constexpr bool check_optimizer() {
   static_assert(Optimizer<OptimizerType>, "loom::Trainer<Net, Loss, Optimizer, ...>: Optimizer "
@@ -245,7 +215,7 @@ public:
     fit_info.model = Net::name();
     fit_info.data = data.source();
     stop_requested_ = false;
-    (call_fit_begin(callbacks, fit_info), ...);
+    (detail::on_fit_begin(callbacks, *this, fit_info), ...);
 
     for (; state_.epoch < epochs.count && !stop_requested_; ++state_.epoch, state_.batch = 0) {
       plan.set_epoch(state_.epoch);
@@ -272,7 +242,7 @@ public:
         info.seconds = seconds;
         info.samples_per_second = seconds > 0 ? double(running.count) / seconds : 0;
         info.classification = classification;
-        (call_batch_end(callbacks, info), ...);
+        (detail::on_batch_end(callbacks, *this, info), ...);
       }
       if (state_.batch < plan.num_batches()) {
         break; // stopped inside the epoch
@@ -289,12 +259,12 @@ public:
       // The epoch is complete: a checkpoint written now resumes at the next one.
       ++state_.epoch;
       state_.batch = 0;
-      (call_epoch_evaluate(callbacks, info), ...);
-      (call_epoch_end(callbacks, info), ...);
-      (call_epoch_save(callbacks, info), ...);
+      (detail::on_epoch_evaluate(callbacks, *this, info), ...);
+      (detail::on_epoch_end(callbacks, *this, info), ...);
+      (detail::on_epoch_save(callbacks, *this, info), ...);
       --state_.epoch; // the loop's increment
     }
-    (call_fit_end(callbacks), ...);
+    (detail::on_fit_end(callbacks, *this), ...);
   }
 
   /// The mean loss and (for classification) accuracy of the network on `data`, in
@@ -384,9 +354,7 @@ public:
     io::CheckpointWriter writer; // on every rank: a split network's parts are gathered
     io::detail::add_model(writer, model_, layout);
     io::detail::add_optimizer(writer, optimizer_, layout);
-    writer.add("trainer", trainer_section());
-    writer.add("schedule", schedule_section());
-    writer.add("callbacks", callbacks_section());
+    io::add_training(writer, training_record());
     runtime_.collectively([&] {
       if (runtime_.is_root()) {
         writer.write(path);
@@ -417,11 +385,12 @@ public:
     auto const layout = runtime_.layout(model_);
     io::detail::restore_model(model_, restored.model, layout);
     io::detail::restore_optimizer(optimizer_, restored.optimizer, layout);
-    state_ = restored.state;
-    schedule_length_ = restored.schedule_length;
-    lr_scale_ = restored.lr_scale;
-    callback_state_ = std::move(restored.callbacks);
-    resumed_data_ = restored.data;
+    state_ = restored.record.position;
+    schedule_length_ = restored.record.schedule_length;
+    lr_scale_ = restored.record.lr_scale;
+    callback_state_ = std::move(restored.record.callbacks);
+    resumed_data_ =
+        std::make_pair(std::size_t(restored.record.samples), std::size_t(restored.record.batch));
     last_checkpoint_ = path;
     last_checkpoint_state_ = state_;
   }
@@ -656,11 +625,7 @@ private:
   struct Restored {
     io::detail::ModelContents<float> model;
     io::detail::OptimizerContents<float> optimizer;
-    TrainingState state;
-    std::pair<std::size_t, std::size_t> data;
-    std::optional<std::uint64_t> schedule_length;
-    double lr_scale = 1.0;
-    std::map<std::string, std::vector<std::byte>> callbacks;
+    io::TrainingRecord record;
   };
 
   Restored read_checkpoint(io::CheckpointReader const& reader) const {
@@ -669,155 +634,38 @@ private:
     restored.model = io::detail::read_model<model_type>(reader, who, "this trainer's model");
     restored.optimizer = io::detail::read_optimizer(reader, optimizer_, who, "this trainer uses",
                                                     model_type::num_logical_parameters);
-    read_trainer_section(reader, restored);
-    // Checkpoints of loom before 0.1's schedule and callback sections hold neither.
-    if (reader.has("schedule")) {
-      read_schedule_section(reader, restored);
+    restored.record = io::read_training(reader, who);
+    io::TrainingRecord const& record = restored.record;
+    if (record.seed != options_.seed || record.shuffle != options_.shuffle) {
+      detail::fail(who, ": checkpoint '", reader.path().string(), "' was written with seed ",
+                   record.seed, (record.shuffle ? " and shuffling" : " without shuffling"),
+                   "; this trainer has seed ", options_.seed,
+                   (options_.shuffle ? " and shuffling" : " without shuffling"),
+                   "; resume with the same options to continue the same training");
     }
-    if (reader.has("callbacks")) {
-      read_callbacks_section(reader, restored);
+    if (record.schedule && !(*record.schedule == options_.schedule)) {
+      detail::fail(who, ": checkpoint '", reader.path().string(),
+                   "' was written with the learning-rate schedule ", record.schedule->describe(),
+                   "; this trainer has ", options_.schedule.describe(),
+                   "; resume with the same schedule to continue the same training, or load the "
+                   "weights alone with io::load(path, trainer.model())");
     }
     return restored;
   }
 
-  // The schedule as configured (checked on load), the length a fit gave it, the scale.
-  io::ByteWriter schedule_section() const {
-    io::ByteWriter out;
-    auto const p = options_.schedule.parameters();
-    out.write_u64(static_cast<std::uint64_t>(p.kind));
-    out.write_u64(p.every);
-    out.write_f64(p.gamma);
-    out.write_u64(p.total);
-    out.write_f64(p.min_factor);
-    out.write_u64(p.warmup);
-    out.write_u64(schedule_length_.value_or(0));
-    out.write_f64(lr_scale_);
-    return out;
-  }
-
-  void read_schedule_section(io::CheckpointReader const& reader, Restored& restored) const {
-    auto in = reader.section("schedule");
-    LrSchedule::Parameters p;
-    std::uint64_t const kind = in.read_u64();
-    p.every = in.read_u64();
-    p.gamma = in.read_f64();
-    p.total = in.read_u64();
-    p.min_factor = in.read_f64();
-    p.warmup = in.read_u64();
-    std::uint64_t const length = in.read_u64();
-    restored.lr_scale = in.read_f64();
-    in.expect_end();
-    p.kind = static_cast<LrSchedule::Kind>(kind);
-    if (kind > static_cast<std::uint64_t>(LrSchedule::Kind::cosine) ||
-        !(LrSchedule::from_parameters(p) == options_.schedule)) {
-      std::string const theirs = kind > static_cast<std::uint64_t>(LrSchedule::Kind::cosine)
-                                     ? std::string("an unknown schedule")
-                                     : LrSchedule::from_parameters(p).describe();
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
-                   "' was written with the learning-rate schedule ", theirs, "; this trainer has ",
-                   options_.schedule.describe(),
-                   "; resume with the same schedule to continue the same training, or load the "
-                   "weights alone with io::load(path, trainer.model())");
-    }
-    if (!(restored.lr_scale >= 0)) {
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
-                   "' holds the learning-rate scale ", restored.lr_scale, "; it is damaged");
-    }
-    if (length > 0) {
-      restored.schedule_length = length;
-    }
-  }
-
-  io::ByteWriter callbacks_section() const {
-    io::ByteWriter out;
-    out.write_u64(callback_state_.size());
-    for (auto const& [name, bytes] : callback_state_) {
-      out.write_string(name);
-      out.write_array(bytes);
-    }
-    return out;
-  }
-
-  void read_callbacks_section(io::CheckpointReader const& reader, Restored& restored) const {
-    auto in = reader.section("callbacks");
-    std::uint64_t const count = in.read_u64();
-    for (std::uint64_t i = 0; i < count; ++i) {
-      std::string name = in.read_string();
-      restored.callbacks[std::move(name)] = in.template read_array<std::byte>();
-    }
-    in.expect_end();
-  }
-
-  io::ByteWriter trainer_section() const {
-    io::ByteWriter out;
-    out.write_u64(state_.epoch);
-    out.write_u64(state_.batch);
-    out.write_u64(state_.step);
-    out.write_u64(options_.seed);
-    out.write_u64(options_.batch);
-    out.write_u64(options_.shuffle ? 1 : 0);
-    out.write_u64(data_size_hint_);
-    return out;
-  }
-
-  void read_trainer_section(io::CheckpointReader const& reader, Restored& restored) const {
-    auto in = reader.section("trainer");
-    TrainingState state;
-    state.epoch = in.read_u64();
-    state.batch = in.read_u64();
-    state.step = in.read_u64();
-    std::uint64_t const seed = in.read_u64();
-    std::uint64_t const batch = in.read_u64();
-    bool const shuffle = in.read_u64() != 0;
-    std::uint64_t const samples = in.read_u64();
-    in.expect_end();
-    if (seed != options_.seed || shuffle != options_.shuffle) {
-      detail::fail("loom::Trainer::load: checkpoint '", reader.path().string(),
-                   "' was written with seed ", seed,
-                   (shuffle ? " and shuffling" : " without shuffling"), "; this trainer has seed ",
-                   options_.seed, (options_.shuffle ? " and shuffling" : " without shuffling"),
-                   "; resume with the same options to continue the same training");
-    }
-    restored.state = state;
-    restored.data = std::make_pair(std::size_t(samples), std::size_t(batch));
-  }
-
-  // Hooks: each callback defines what it wants.
-  template <class C>
-  void call_fit_begin(C& c, FitInfo const& info) {
-    if constexpr (detail::HasFitBegin<C, Trainer>) {
-      c.on_fit_begin(*this, info);
-    }
-  }
-  template <class C>
-  void call_batch_end(C& c, BatchInfo const& info) {
-    if constexpr (detail::HasBatchEnd<C, Trainer>) {
-      c.on_batch_end(*this, info);
-    }
-  }
-  template <class C>
-  void call_epoch_evaluate(C& c, EpochInfo& info) {
-    if constexpr (detail::HasEpochEvaluate<C, Trainer>) {
-      c.on_epoch_evaluate(*this, info);
-    }
-  }
-  template <class C>
-  void call_epoch_end(C& c, EpochInfo const& info) {
-    if constexpr (detail::HasEpochEnd<C, Trainer>) {
-      c.on_epoch_end(*this, info);
-    }
-  }
-  template <class C>
-  void call_epoch_save(C& c, EpochInfo const& info) {
-    if constexpr (detail::HasEpochSave<C, Trainer>) {
-      c.on_epoch_save(*this, info);
-    }
-  }
-  template <class C>
-  void call_fit_end(C& c) {
-    if constexpr (detail::HasFitEnd<C, Trainer>) {
-      c.on_fit_end(*this);
-    }
+  // What a checkpoint records of the training besides the model and the optimizer.
+  io::TrainingRecord training_record() const {
+    io::TrainingRecord record;
+    record.position = state_;
+    record.seed = options_.seed;
+    record.batch = options_.batch;
+    record.shuffle = options_.shuffle;
+    record.samples = data_size_hint_;
+    record.schedule = options_.schedule;
+    record.schedule_length = schedule_length_;
+    record.lr_scale = lr_scale_;
+    record.callbacks = callback_state_;
+    return record;
   }
 
   options_type options_;
