@@ -3,7 +3,8 @@
 // Checks that a network split over the ranks of a run (a SpatialParallel or TensorParallel
 // placement) computes what the whole network computes on one process: one forward and
 // backward of a batch, the outputs, the input gradient of the rank's part of the input, the
-// parameters drawn and their gradients (partial sums added up over the group).
+// parameters drawn and their gradients (partial sums added up over the group); and training
+// in double through the strategy's own step against SingleProcess's.
 
 #include <loom/loom.hpp>
 
@@ -11,6 +12,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <numeric>
 #include <span>
 #include <string>
 #include <vector>
@@ -115,26 +118,49 @@ void check_split(std::string const& what, Part const& part, bool training = true
       << where << ": input gradients";
 }
 
-/// `steps` steps of SGD with momentum, in double, of Net under Placement against Net on one
-/// process, on one batch of random samples: the parameters and states stay equal to double
-/// rounding (in float, rounding differences grow with training, so this is the exact check).
-template <class Net, class Placement, class Part>
-void check_split_training(std::string const& what, Part const& part, std::size_t steps = 10,
+/// One global batch of a step, for a strategy's runtime (StepWork, parallel/concepts.hpp):
+/// every sample of the batch, its labels, SGD's rate, the dropout stream at `step`.
+struct DoubleWork {
+  struct Batch {
+    MatrixSlice<double, MemorySpace> x;
+    Kokkos::View<std::int32_t*, MemorySpace> y;
+  };
+  Batch batch;
+  std::vector<std::size_t> indices;
+  std::size_t step;
+
+  std::size_t micro_batches() const { return 1; }
+  std::span<std::size_t const> samples(std::size_t) const { return indices; }
+  std::uint64_t first_sample(std::size_t) const { return step * indices.size(); }
+  Batch gather(std::span<std::size_t const> rows) const {
+    EXPECT_EQ(rows.size(), indices.size()) << "a split strategy computes every sample";
+    return batch;
+  }
+  template <class M, class Output>
+  LossValue loss(M& model, Output const& output, Batch const& b, double scale) const {
+    return SoftmaxCrossEntropy::compute(model.space(), output, b.y, model.output_gradient(), scale);
+  }
+  void check(LossValue const&, std::size_t) const {}
+  double lr() const { return 0.05; }
+  double clip_norm() const { return 0; }
+};
+
+/// `steps` steps of SGD (with momentum 0.9, or without: then a strategy whose gradients are
+/// complete after backward writes the step in backward), in double, through the runtime of
+/// Strategy on this run's ranks and of SingleProcess, on one batch of random samples: the
+/// whole network's parameters and the states stay equal to double rounding (in float,
+/// rounding differences grow with training, so this is the exact check).
+template <class Net, class Strategy>
+void check_split_training(std::string const& what, double momentum, std::size_t steps = 10,
                           std::size_t batch = 4) {
-  using Serial = Model<Net, ExecutionSpace, double>;
-  using Split = Model<Net, ExecutionSpace, double, Placement>;
+  using Serial = SingleProcess::runtime<Net, ExecutionSpace, double>;
+  using Split = typename Strategy::template runtime<Net, ExecutionSpace, double>;
   using In = typename Net::input_shape;
-  constexpr std::size_t mine = Split::input_shape::size;
   Environment env;
-  comm::Mpi comm(env);
-  int const rank = comm.rank();
   CounterRng rng(17, 5);
-  std::vector<double> x(batch * In::size), x_part(batch * mine);
+  std::vector<double> x(batch * In::size);
   for (std::size_t k = 0; k < x.size(); ++k) {
     x[k] = rng.normal<double>(k);
-  }
-  for (std::size_t k = 0; k < x_part.size(); ++k) {
-    x_part[k] = x[k / mine * In::size + part(k % mine)];
   }
   std::vector<std::int32_t> labels(batch);
   for (std::size_t i = 0; i < batch; ++i) {
@@ -143,38 +169,30 @@ void check_split_training(std::string const& what, Part const& part, std::size_t
   Kokkos::View<std::int32_t*, MemorySpace> y("labels", batch);
   Kokkos::deep_copy(y, Kokkos::View<std::int32_t*, Kokkos::HostSpace>(labels.data(), batch));
   auto const xs = device_values(x);
-  auto const xp = device_values(x_part);
-  ExecutionSpace space;
+  DoubleWork work{{MatrixSlice<double, MemorySpace>(xs.data(), batch, In::size), y}, {}, 0};
+  work.indices.resize(batch);
+  std::iota(work.indices.begin(), work.indices.end(), std::size_t{0});
 
-  Serial serial(9);
-  detail::CommGroup<comm::Mpi, double> group(comm);
-  Split split(9, Shard{rank, comm.size()});
-  split.set_group(&group);
-  SGD::state<double, ExecutionSpace> serial_sgd(Serial::num_parameters, {.momentum = 0.9});
-  SGD::state<double, ExecutionSpace> split_sgd(Split::num_parameters, {.momentum = 0.9});
-  detail::SplitLayout<comm::Mpi> layout(comm, split.parameter_map(), Split::num_logical_parameters);
-  for (std::size_t step = 0; step < steps; ++step) {
-    serial.set_step(step);
-    split.set_step(step);
-    auto const ys = serial.forward(MatrixSlice<double, MemorySpace>(xs.data(), batch, In::size));
-    SoftmaxCrossEntropy::compute(space, ys, y, serial.output_gradient(), 1.0 / double(batch));
-    serial.backward();
-    serial_sgd.step(space, serial.parameters(), serial.gradients(), 0.05);
-    auto const yp = split.forward(MatrixSlice<double, MemorySpace>(xp.data(), batch, mine));
-    SoftmaxCrossEntropy::compute(space, yp, y, split.output_gradient(), 1.0 / double(batch));
-    split.backward();
-    space.fence();
-    for (auto const& range : detail::partial_ranges(split.parameter_map())) {
-      comm.all_reduce(std::span<double>(split.gradients().data() + range.offset, range.count),
-                      comm::ReduceOp::sum);
-    }
-    split_sgd.step(space, split.parameters(), split.gradients(), 0.05);
+  Serial serial_runtime;
+  auto serial = serial_runtime.make_model(9);
+  Split split_runtime(env, {});
+  auto split = split_runtime.make_model(9);
+  split_runtime.start(split, batch);
+  SGD::state<double, ExecutionSpace> serial_sgd(Serial::model_type::num_parameters,
+                                                {.momentum = momentum});
+  SGD::state<double, ExecutionSpace> split_sgd(Split::model_type::num_parameters,
+                                               {.momentum = momentum});
+  for (work.step = 0; work.step < steps; ++work.step) {
+    serial_runtime.step(serial, serial_sgd, work);
+    split_runtime.step(split, split_sgd, work);
   }
-  std::string const where = what + " (" + Placement::name() + ", " + std::to_string(steps) +
-                            " steps, rank " + std::to_string(rank) + ")";
-  EXPECT_LE(
-      relative_difference(layout.to_logical(split.parameters()), host_values(serial.parameters())),
-      1e-12)
+  std::string const where = what + " (" + Strategy::name() + ", momentum " +
+                            std::to_string(momentum) + ", " + std::to_string(steps) +
+                            " steps, rank " + std::to_string(split_runtime.rank()) + ")";
+  EXPECT_EQ(split_sgd.steps(), steps) << where;
+  EXPECT_LE(relative_difference(split_runtime.layout(split).to_logical(split.parameters()),
+                                host_values(serial.parameters())),
+            1e-12)
       << where << ": parameters";
   EXPECT_LE(relative_difference(host_values(split.states()), host_values(serial.states())), 1e-12)
       << where << ": states";

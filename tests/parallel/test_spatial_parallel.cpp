@@ -159,13 +159,8 @@ std::filesystem::path temporary(std::string const& name, int rank) {
 template <std::size_t P>
 struct ExactTraining {
   static void run() {
-    using In = Cnn::input_shape;
-    constexpr std::size_t plane = In::dims[1] * In::dims[2], band_plane = plane / P;
-    Environment env;
-    std::size_t const first = std::size_t(env.rank()) * band_plane;
-    test::check_split_training<Cnn, detail::SpatialPlacement<P>>("the CNN", [first](std::size_t k) {
-      return k / band_plane * plane + first + k % band_plane;
-    });
+    test::check_split_training<Cnn, SpatialParallel<P>>("the CNN", 0.9);
+    test::check_split_training<Cnn, SpatialParallel<P>>("the CNN", 0.0, 3);
   }
 };
 TEST(spatial_parallel, training_in_double_equals_serial_to_rounding) {

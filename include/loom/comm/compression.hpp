@@ -31,7 +31,7 @@
 
 namespace loom::comm {
 
-/// \brief Gradients all-reduced as they are (32-bit floats).
+/// \brief Gradients all-reduced as they are (in their own precision, float or double).
 struct NoCompression {
   using compression_type = NoCompression;
   static std::string name() { return "NoCompression"; }
@@ -41,7 +41,8 @@ struct NoCompression {
   public:
     state(Comm& comm, std::vector<std::size_t> const&)
         : comm_(&comm) {}
-    Request start(std::size_t, std::span<float> gradients) {
+    template <class T>
+    Request start(std::size_t, std::span<T> gradients) {
       return comm_->iall_reduce(gradients, ReduceOp::sum);
     }
 
