@@ -1,6 +1,9 @@
 #include <loom/layers/activations.hpp>
+#include <loom/layers/batch_norm.hpp>
+#include <loom/layers/conv2d.hpp>
 #include <loom/layers/dense.hpp>
 #include <loom/layers/dropout.hpp>
+#include <loom/layers/flatten.hpp>
 #include <loom/model/model.hpp>
 
 #include <gtest/gtest.h>
@@ -87,6 +90,72 @@ TEST(model, accumulating_two_halves_equals_the_whole_batch) {
   for (std::size_t k = 0; k < whole.size(); ++k) {
     EXPECT_NEAR(whole[k], sum[k], 1e-12) << k;
   }
+}
+
+// Batches in flight, as a pipeline keeps its micro-batches: each slot keeps its batch's
+// activations and batch norm's statistics, so the backward passes may come later and in any
+// order and give what a forward and backward of each batch alone gives.
+TEST(model, activation_slots_keep_several_batches_in_flight) {
+  using Cnn = Sequential<Input<2, 4, 4>, Conv2D<3, 3, 1, 1>, BatchNorm2D<>, ReLU, Dropout<0.3>,
+                         Flatten, Dense<3>>;
+  using C = Model<Cnn, ExecutionSpace, double>;
+  auto const images = [](std::size_t rows, double shift) {
+    Kokkos::View<double**, Kokkos::LayoutRight, Memory> x("x", rows, 32);
+    auto h = Kokkos::create_mirror_view(x);
+    for (std::size_t k = 0; k < h.size(); ++k) {
+      h.data()[k] = std::sin(0.7 * double(k) + shift);
+    }
+    Kokkos::deep_copy(x, h);
+    return x;
+  };
+  auto const a = images(3, 0.0), b = images(5, 1.0);
+  auto const pass = [](C& model, auto const& x, std::uint64_t offset, double beta) {
+    model.set_step(4);
+    model.set_sample_offset(offset);
+    model.forward(x);
+    Kokkos::deep_copy(model.output_gradient(), 0.25);
+    model.backward(beta);
+  };
+  C alone(5);
+  alone.enable_input_gradient();
+  pass(alone, a, 0, 0.0);
+  auto const input_gradient_a = test::host_copy(alone.input_gradient());
+  pass(alone, b, 3, 1.0);
+  auto const input_gradient_b = test::host_copy(alone.input_gradient());
+
+  C slots(5);
+  slots.enable_input_gradient();
+  slots.set_activation_slots(2);
+  slots.set_step(4);
+  slots.select_slot(0);
+  slots.set_sample_offset(0);
+  slots.forward(a);
+  slots.select_slot(1);
+  slots.set_sample_offset(3);
+  slots.forward(b);
+  // b's backward first, then a's, adding to it.
+  slots.set_step(4);
+  slots.select_slot(1);
+  Kokkos::deep_copy(slots.output_gradient(), 0.25);
+  slots.backward(0.0);
+  auto const slot_gradient_b = test::host_copy(slots.input_gradient());
+  slots.set_step(4);
+  slots.select_slot(0);
+  slots.set_sample_offset(0);
+  Kokkos::deep_copy(slots.output_gradient(), 0.25);
+  slots.backward(1.0);
+  auto const slot_gradient_a = test::host_copy(slots.input_gradient());
+
+  auto const near = [](auto const& x, auto const& y, char const* what) {
+    ASSERT_EQ(x.size(), y.size()) << what;
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      EXPECT_NEAR(x.data()[k], y.data()[k], 1e-12) << what << " " << k;
+    }
+  };
+  near(host(slots.gradients()), host(alone.gradients()), "parameter gradients");
+  near(slot_gradient_a, input_gradient_a, "input gradient of the first batch");
+  near(slot_gradient_b, input_gradient_b, "input gradient of the second batch");
+  EXPECT_THROW(slots.select_slot(2), loom::Error);
 }
 
 TEST(model, backward_into_the_parameters_applies_an_sgd_step) {

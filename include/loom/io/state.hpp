@@ -73,8 +73,8 @@ void add_model(CheckpointWriter& writer, M const& model, Layout const& layout = 
   out.write_string(M::identity());
   out.write_u64(fingerprint(M::identity()));
   out.write_u64(M::num_logical_parameters);
-  std::vector<std::uint64_t> const offsets(M::logical_parameter_offsets.begin(),
-                                           M::logical_parameter_offsets.end());
+  std::vector<std::uint64_t> const offsets(M::network_parameter_offsets.begin(),
+                                           M::network_parameter_offsets.end());
   out.write_array(offsets);
   out.write_u64(model.seed());
   out.write_u64(model.step());
@@ -82,9 +82,9 @@ void add_model(CheckpointWriter& writer, M const& model, Layout const& layout = 
   ByteWriter parameters;
   parameters.write_array(layout.to_logical(model.parameters()));
   writer.add("parameters", std::move(parameters));
-  if constexpr (M::num_states > 0) {
+  if constexpr (M::num_logical_states > 0) {
     ByteWriter states;
-    states.write_array(loom::detail::to_host(model.states()));
+    states.write_array(layout.states_to_logical(model.states()));
     writer.add("states", std::move(states));
   }
 }
@@ -108,7 +108,7 @@ ModelContents<typename M::value_type> read_model(CheckpointReader const& reader,
                          "; load it into a model of the type it was written for");
     }
     if (in.read_u64() != M::num_logical_parameters ||
-        in.template read_array<std::uint64_t>().size() != M::num_stages) {
+        in.template read_array<std::uint64_t>().size() != M::num_network_stages) {
       loom::detail::fail(who, ": checkpoint '", file, "' describes the parameters of ", identity,
                          " differently from this build of loom");
     }
@@ -126,18 +126,18 @@ ModelContents<typename M::value_type> read_model(CheckpointReader const& reader,
                        " parameters; the model has ", M::num_logical_parameters);
   }
   // Models without state (most) write no "states" section and ignore one.
-  if constexpr (M::num_states > 0) {
+  if constexpr (M::num_logical_states > 0) {
     if (!reader.has("states")) {
       loom::detail::fail(who, ": checkpoint '", file, "' has no section 'states', but the model ",
-                         "keeps ", M::num_states,
+                         "keeps ", M::num_logical_states,
                          " state values (running statistics); it was not written for this model");
     }
     auto in = reader.section("states");
     contents.states = in.template read_array<Scalar>();
     in.expect_end();
-    if (contents.states.size() != M::num_states) {
+    if (contents.states.size() != M::num_logical_states) {
       loom::detail::fail(who, ": checkpoint '", file, "' holds ", contents.states.size(),
-                         " state values; the model has ", M::num_states);
+                         " state values; the model has ", M::num_logical_states);
     }
   }
   return contents;
@@ -148,8 +148,8 @@ template <class M, class Layout = loom::detail::WholeLayout>
 void restore_model(M& model, ModelContents<typename M::value_type> const& contents,
                    Layout const& layout = {}) {
   layout.assign(model.parameters(), contents.parameters);
-  if constexpr (M::num_states > 0) {
-    loom::detail::from_host(model.states(), contents.states);
+  if constexpr (M::num_logical_states > 0) {
+    layout.assign_states(model.states(), contents.states);
   }
   model.set_seed(contents.seed);
   model.set_step(contents.step);

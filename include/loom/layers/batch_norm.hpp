@@ -118,6 +118,14 @@ public:
   /// The running mean, then the running variance.
   static constexpr std::size_t state_count = 2 * std::size_t{channels};
 
+private:
+  // Per channel: the mean and 1/√(σ² + ε) of the forward pass (batch or running
+  // statistics), then, within backward, γ/√(σ² + ε), mean(dy) and mean(dy·x̂).
+  static constexpr std::size_t statistics_rows = 5;
+
+public:
+  static constexpr std::size_t workspace_per_pass = statistics_rows * std::size_t{channels};
+
   void bind(VectorSlice<Scalar, memory_space> params) {
     gamma_ = VectorSlice<Scalar, memory_space>(params.data(), channels);
     beta_ = VectorSlice<Scalar, memory_space>(params.data() + channels, channels);
@@ -126,12 +134,12 @@ public:
   void bind_state(VectorSlice<Scalar, memory_space> state) {
     running_mean_ = VectorSlice<Scalar, memory_space>(state.data(), channels);
     running_var_ = VectorSlice<Scalar, memory_space>(state.data() + channels, channels);
-    // The per-channel statistics kept from forward to backward are the stage's own (a few
-    // values per channel, independent of the batch), allocated once here.
-    if (statistics_.extent(0) == 0) {
-      statistics_ = Vector<Scalar, memory_space>("loom::BatchNorm2D::statistics",
-                                                 statistics_rows * std::size_t{channels});
-    }
+  }
+
+  // The per-channel statistics kept from forward to backward: a few values per channel,
+  // whatever the batch, in the workspace, so that each batch in flight has its own.
+  void bind_workspace(VectorSlice<Scalar, memory_space> workspace, std::size_t) {
+    statistics_ = workspace;
   }
 
   void initialize(ExecutionSpace const& space, CounterRng const&) {
@@ -274,10 +282,6 @@ public:
   }
 
 private:
-  // Per channel: the mean and 1/√(σ² + ε) of the last forward pass (batch or running
-  // statistics), then, within backward, γ/√(σ² + ε), mean(dy) and mean(dy·x̂).
-  static constexpr std::size_t statistics_rows = 5;
-
   // Σ x (squares: Σ (x − mean)²) over channel c of every image, plane by plane.
   template <class T>
   KOKKOS_INLINE_FUNCTION static Scalar plane_sums(T const* in, int batch, int c, Scalar mean,
@@ -307,7 +311,7 @@ private:
   }
 
   VectorSlice<Scalar, memory_space> gamma_, beta_, running_mean_, running_var_;
-  Vector<Scalar, memory_space> statistics_;
+  VectorSlice<Scalar, memory_space> statistics_;
 };
 
 } // namespace detail

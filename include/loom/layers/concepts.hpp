@@ -42,8 +42,10 @@
 //   Optional (the stage executor, layers/detail/stage_chain.hpp, supplies the default)
 //     parameter_count, bind(params)          its slice of the flat parameter buffer (0, none)
 //     initialize(space, rng)                 fill its parameters (nothing to fill)
-//     workspace_per_sample,                  batch × workspace_per_sample Scalars kept from
-//       bind_workspace(workspace, batch)     forward to backward (0, none)
+//     workspace_per_sample,                  batch × workspace_per_sample + workspace_per_pass
+//       workspace_per_pass,                  Scalars kept from forward to backward, the second
+//       bind_workspace(workspace, batch)     whatever the batch (batch norm's statistics), so
+//                                            that several batches can be in flight (0, none)
 //     scratch_per_sample, bind_scratch(scratch, batch)
 //                                            batch × scratch_per_sample Scalars shared by all
 //                                            stages, valid within one forward or backward
@@ -182,6 +184,18 @@ constexpr std::size_t workspace_per_sample_of() {
   } else {
     return 0;
   }
+}
+template <class S>
+constexpr std::size_t workspace_per_pass_of() {
+  if constexpr (requires { S::workspace_per_pass; }) {
+    return S::workspace_per_pass;
+  } else {
+    return 0;
+  }
+}
+template <class S>
+constexpr std::size_t workspace_of(std::size_t batch) {
+  return batch * workspace_per_sample_of<S>() + workspace_per_pass_of<S>();
 }
 template <class S>
 constexpr std::size_t scratch_per_sample_of() {

@@ -311,6 +311,8 @@ public:
       block_type::parameter_count + shortcut_type::parameter_count;
   static constexpr std::size_t workspace_per_sample =
       block_type::activations_per_sample + shortcut_type::activations_per_sample;
+  static constexpr std::size_t workspace_per_pass =
+      block_type::activations_per_pass + shortcut_type::activations_per_pass;
   static constexpr std::size_t scratch_per_sample =
       inner_scratch + 2 * between_width + output_shape::size + (projects ? In::size : 0);
   static constexpr std::size_t state_count = block_type::state_count + shortcut_type::state_count;

@@ -123,7 +123,9 @@ public:
   /// The shape of one sample of this process's input (the network's unless the placement
   /// splits it, e.g. a band of rows).
   using input_shape = typename placement::template input_shape<net>;
-  using output_shape = typename net::output_shape;
+  /// The shape of one sample of this process's output (the network's unless the placement
+  /// holds only some of its stages, a pipeline's).
+  using output_shape = typename detail::placement_output<placement, net>::type;
   using stage_list = typename placement::template stage_list<net, Scalar, ExecutionSpace>;
   using buffer_type = Vector<Scalar, memory_space>;
   using batch_type = MatrixSlice<Scalar, memory_space>;
@@ -131,7 +133,16 @@ public:
 
 private:
   using chain_type = detail::StageChain<Scalar, ExecutionSpace, stage_list>;
-  static_assert(!placement_ok || chain_type::logical_parameter_count == net::num_parameters,
+  // The whole network's stages, for what checkpoints record of it.
+  using network_chain_type =
+      detail::StageChain<Scalar, ExecutionSpace,
+                         typename net::template stage_list<Scalar, ExecutionSpace>>;
+  static constexpr std::size_t first_stage = detail::placement_first_stage<placement, net>();
+  static constexpr std::size_t parameter_base =
+      detail::placement_parameter_offset<placement, net>();
+  static constexpr std::size_t state_base = detail::placement_state_offset<placement, net>();
+  static_assert(!placement_ok || chain_type::logical_parameter_count ==
+                                     detail::placement_parameter_count<placement, net>(),
                 "loom::Model: the placement's stages must hold parts of the network's layers");
 
 public:
@@ -142,6 +153,13 @@ public:
   static constexpr std::size_t num_parameters = chain_type::parameter_count;
   /// The parameters of the whole network (the layout of checkpoints).
   static constexpr std::size_t num_logical_parameters = net::num_parameters;
+  /// The whole network's stages and where each one's parameters start (checkpoints record
+  /// them).
+  static constexpr std::size_t num_network_stages = network_chain_type::count;
+  static constexpr std::array<std::size_t, num_network_stages> network_parameter_offsets =
+      network_chain_type::parameter_offsets;
+  /// The whole network's states (the layout of checkpoints).
+  static constexpr std::size_t num_logical_states = network_chain_type::state_count;
 
 private:
   // The gradient buffers passed between stages hold the widest input or output.
@@ -154,6 +172,8 @@ public:
   /// scratch of a stage (the workspace's size is this × the largest batch seen).
   static constexpr std::size_t workspace_per_sample =
       chain_type::activations_per_sample + 2 * widest + chain_type::scratch_per_sample;
+  /// Values the workspace holds besides, whatever the batch (batch norm's statistics).
+  static constexpr std::size_t workspace_per_pass = chain_type::activations_per_pass;
   static constexpr std::size_t num_stages = chain_type::count;
   /// Whether backward() also computes ∂loss/∂input (off by default: training does not need
   /// it). Read it with input_gradient().
@@ -172,8 +192,13 @@ public:
       chain_type::parameter_offsets;
   /// Where each stage's layer starts in the whole network's parameters (= parameter_offsets
   /// for a whole network).
-  static constexpr std::array<std::size_t, num_stages> logical_parameter_offsets =
-      chain_type::logical_parameter_offsets;
+  static constexpr std::array<std::size_t, num_stages> logical_parameter_offsets = [] {
+    auto offsets = chain_type::logical_parameter_offsets;
+    for (auto& offset : offsets) {
+      offset += parameter_base;
+    }
+    return offsets;
+  }();
   /// Values kept between passes that are not trained (batch norm's running statistics), in
   /// one flat buffer, states(); saved in checkpoints with the parameters.
   static constexpr std::size_t num_states = chain_type::state_count;
@@ -206,7 +231,7 @@ public:
     // Stage i draws from the stream of its offset in the whole network's parameters, so that
     // a part of a split network draws what the whole one would.
     chain_.initialize(space_, [seed](std::size_t i) {
-      return CounterRng(seed, chain_type::logical_parameter_offsets[i] + 1);
+      return CounterRng(seed, logical_parameter_offsets[i] + 1);
     });
     kernels::fill(space_, gradients_, Scalar(0));
   }
@@ -234,8 +259,44 @@ public:
   /// parameter_map() of the part at `shard`, before any Model exists.
   static std::vector<ParameterRun> parameter_map_of(Shard shard) {
     std::vector<ParameterRun> runs;
-    chain_type::parameter_roles(runs, 0, 0, shard);
+    chain_type::parameter_roles(runs, 0, parameter_base, shard);
+    if constexpr (detail::placement_holds_alone<placement>()) {
+      for (auto& run : runs) {
+        run.sharded = true;
+      }
+    }
     return runs;
+  }
+  /// How states() relate to the whole network's states, as parameter_map() for parameters.
+  static std::vector<ParameterRun> state_map() {
+    if constexpr (num_states == 0) {
+      return {};
+    } else {
+      return {{0, state_base, num_states, detail::placement_holds_alone<placement>(), false}};
+    }
+  }
+
+  /// \brief Keeps the activations of `count` batches at once (a pipeline's micro-batches in
+  ///        flight): forward() and backward() use the slot select_slot() chose last (0).
+  ///        Each slot's workspace grows with the largest batch run in it.
+  void set_activation_slots(std::size_t count) {
+    if (count == 0) {
+      detail::fail("loom::Model::set_activation_slots: at least one slot");
+    }
+    slots_.resize(count);
+    slot_ = std::min(slot_, count - 1);
+  }
+  /// The slot of the next forward(), or of the next backward() after the forward() that ran
+  /// in it: its activations, batch and input are bound again.
+  void select_slot(std::size_t k) {
+    if (k >= slots_.size()) {
+      detail::fail("loom::Model::select_slot: slot ", k, " of ", slots_.size());
+    }
+    slot_ = k;
+    if (slots_[k].batch > 0) {
+      bind_slot();
+    }
+    input_ = slots_[k].input;
   }
 
   /// \brief The ranks that share each sample, for the stages of a split network to
@@ -402,7 +463,8 @@ public:
     std::size_t const batch = x.extent(0);
     prepare(batch);
     input_ = const_batch_type(x.data(), batch, input_shape::size);
-    chain_.forward(space_, context(), input_);
+    slots_[slot_].input = input_;
+    chain_.forward(space_, context(), input_, first_stage);
     return chain_.output();
   }
 
@@ -440,7 +502,8 @@ public:
     chain_.backward(space_, ctx, input_, gradient_view(num_stages % 2, output_shape::size),
                     input_gradient_enabled_ ? gradient_view(0, input_shape::size) : batch_type(),
                     VectorSlice<Scalar, memory_space>(target.data(), num_parameters),
-                    gradient_buffers_, 0, detail::GradientsReady<Callback>{on_gradients_ready});
+                    gradient_buffers_, first_stage,
+                    detail::GradientsReady<Callback>{on_gradients_ready});
     ++step_;
   }
 
@@ -558,6 +621,7 @@ private:
     }
     training_ = was_training;
     input_ = const_batch_type();
+    slots_[slot_].input = input_;
     return outputs;
   }
 
@@ -588,25 +652,47 @@ private:
     return batch_type(gradient_buffers_[parity], batch_, width);
   }
 
-  // Sizes the workspace for `batch` rows and hands each stage its slices.
+  // Sizes the current slot's activations and the shared buffers for `batch` rows and hands
+  // each stage its slices.
   void prepare(std::size_t batch) {
     if (batch == 0) {
       detail::fail("loom::Model::forward: the batch is empty");
     }
+    Slot& slot = slots_[slot_];
+    if (batch > slot.capacity) {
+      slot.capacity = batch;
+      slot.activations =
+          buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::activations"),
+                      chain_type::activations_of(batch));
+    }
     if (batch > capacity_) {
       capacity_ = batch;
-      workspace_ =
+      shared_ =
           buffer_type(Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Model::workspace"),
-                      capacity_ * workspace_per_sample);
+                      batch * (2 * widest + chain_type::scratch_per_sample));
     }
-    batch_ = batch;
-    Scalar* const cursor = chain_.bind_activations(workspace_.data(), batch);
-    gradient_buffers_[0] = cursor;
-    gradient_buffers_[1] = cursor + batch * widest;
-    chain_.bind_scratch(VectorSlice<Scalar, memory_space>(cursor + 2 * batch * widest,
-                                                          batch * chain_type::scratch_per_sample),
-                        batch);
+    slot.batch = batch;
+    bind_slot();
   }
+
+  // Binds the current slot's activations and the shared gradient buffers and scratch for
+  // its batch.
+  void bind_slot() {
+    batch_ = slots_[slot_].batch;
+    chain_.bind_activations(slots_[slot_].activations.data(), batch_);
+    gradient_buffers_[0] = shared_.data();
+    gradient_buffers_[1] = shared_.data() + batch_ * widest;
+    chain_.bind_scratch(VectorSlice<Scalar, memory_space>(shared_.data() + 2 * batch_ * widest,
+                                                          batch_ * chain_type::scratch_per_sample),
+                        batch_);
+  }
+
+  // One batch's activations: each stage's output and what it keeps for backward.
+  struct Slot {
+    buffer_type activations;
+    std::size_t capacity = 0, batch = 0;
+    const_batch_type input;
+  };
 
   struct SummaryRow {
     std::string layer, shape, parameters;
@@ -682,7 +768,9 @@ private:
   buffer_type parameters_;
   buffer_type gradients_;
   buffer_type states_;
-  buffer_type workspace_;
+  std::vector<Slot> slots_ = std::vector<Slot>(1);
+  std::size_t slot_ = 0;
+  buffer_type shared_; // the gradients passed between stages, then the scratch
   chain_type chain_;
   std::array<Scalar*, 2> gradient_buffers_{};
   const_batch_type input_;

@@ -15,7 +15,19 @@
 //     P::template check<Net>()                     constexpr bool; static_asserts that say
 //                                                  why the network cannot be split so
 //     P::name()                                    std::string, for summaries
-//   Models: loom::Whole; the placements of SpatialParallel<P> and TensorParallel<P>.
+//   Optional (for a placement that holds some of the network's stages, a pipeline's)
+//     P::template output_shape<Net>                the Shape of one sample of its output
+//                                                  (default: the network's)
+//     P::template first_stage<Net>                 its first stage's position among the
+//                                                  network's (dropout streams; default 0)
+//     P::template parameter_offset<Net>, P::template parameter_count<Net>
+//                                                  where its stages' layers lie in the
+//                                                  network's parameters (default: all)
+//     P::template state_offset<Net>                likewise in the network's states
+//     P::holds_alone                               true: no other rank of the group holds
+//                                                  these parameters and states
+//   Models: loom::Whole; the placements of SpatialParallel<P>, TensorParallel<P> and the
+//   stages of a Pipeline.
 
 #include <cstddef>
 #include <string>
@@ -34,5 +46,60 @@ struct Whole {
   }
   static std::string name() { return "Whole"; }
 };
+
+namespace detail {
+template <class P, class Net>
+struct placement_output {
+  using type = typename Net::output_shape;
+};
+template <class P, class Net>
+requires requires {
+  typename P::template output_shape<Net>;
+}
+struct placement_output<P, Net> {
+  using type = typename P::template output_shape<Net>;
+};
+
+template <class P, class Net>
+constexpr std::size_t placement_first_stage() {
+  if constexpr (requires { P::template first_stage<Net>; }) {
+    return P::template first_stage<Net>;
+  } else {
+    return 0;
+  }
+}
+template <class P, class Net>
+constexpr std::size_t placement_parameter_offset() {
+  if constexpr (requires { P::template parameter_offset<Net>; }) {
+    return P::template parameter_offset<Net>;
+  } else {
+    return 0;
+  }
+}
+template <class P, class Net>
+constexpr std::size_t placement_parameter_count() {
+  if constexpr (requires { P::template parameter_count<Net>; }) {
+    return P::template parameter_count<Net>;
+  } else {
+    return Net::num_parameters;
+  }
+}
+template <class P, class Net>
+constexpr std::size_t placement_state_offset() {
+  if constexpr (requires { P::template state_offset<Net>; }) {
+    return P::template state_offset<Net>;
+  } else {
+    return 0;
+  }
+}
+template <class P>
+constexpr bool placement_holds_alone() {
+  if constexpr (requires { P::holds_alone; }) {
+    return P::holds_alone;
+  } else {
+    return false;
+  }
+}
+} // namespace detail
 
 } // namespace loom

@@ -47,6 +47,15 @@ struct WholeLayout {
   void assign(View const& view, std::vector<T> const& logical) const {
     from_host(view, logical);
   }
+  /// The same for a buffer laid out like the model's states().
+  template <class View>
+  std::vector<typename View::non_const_value_type> states_to_logical(View const& view) const {
+    return to_host(view);
+  }
+  template <class View, class T>
+  void assign_states(View const& view, std::vector<T> const& logical) const {
+    from_host(view, logical);
+  }
 };
 
 } // namespace loom::detail

@@ -136,6 +136,13 @@ public:
   /// Per sample: every stage's output and its own workspace, kept from forward to backward.
   static constexpr std::size_t activations_per_sample =
       (std::size_t{0} + ... + (Stages::output_shape::size + workspace_per_sample_of<Stages>()));
+  /// Per pass, whatever the batch: what stages keep besides (batch norm's statistics).
+  static constexpr std::size_t activations_per_pass =
+      (std::size_t{0} + ... + workspace_per_pass_of<Stages>());
+  /// What bind_activations takes for `batch` rows.
+  static constexpr std::size_t activations_of(std::size_t batch) {
+    return batch * activations_per_sample + activations_per_pass;
+  }
   /// Per sample: the largest scratch any stage needs within one pass.
   static constexpr std::size_t scratch_per_sample =
       std::max({std::size_t{0}, scratch_per_sample_of<Stages>()...});
@@ -196,15 +203,14 @@ public:
   }
 
   /// Binds outputs and workspaces from `cursor` on, for `batch` rows; returns the end of what
-  /// it took (batch × activations_per_sample values).
+  /// it took (activations_of(batch) values).
   Scalar* bind_activations(Scalar* cursor, std::size_t batch) {
     for_each([&](auto k, auto& stage) {
       using Stage = std::decay_t<decltype(stage)>;
       outputs_[k] = batch_type(cursor, batch, Stage::output_shape::size);
       cursor += batch * Stage::output_shape::size;
-      detail::bind_workspace(stage, slice_type(cursor, batch * workspace_per_sample_of<Stage>()),
-                             batch);
-      cursor += batch * workspace_per_sample_of<Stage>();
+      detail::bind_workspace(stage, slice_type(cursor, workspace_of<Stage>(batch)), batch);
+      cursor += workspace_of<Stage>(batch);
     });
     return cursor;
   }

@@ -150,6 +150,7 @@ public:
   // the band in backward, in scratch).
   static constexpr std::size_t workspace_per_sample =
       (direct ? 0 : 2 * halo_size) + workspace_per_sample_of<Inner>();
+  static constexpr std::size_t workspace_per_pass = workspace_per_pass_of<Inner>();
   // Within a pass: the window, its gradient, the halos sent and those received in backward.
   static constexpr std::size_t scratch_per_sample =
       scratch_per_sample_of<Inner>() + (direct ? 0 : 2 * window_size + 4 * halo_size);
@@ -184,8 +185,7 @@ public:
       }
     }
     detail::bind_workspace(
-        inner_, VectorSlice<Scalar, memory_space>(cursor, batch * workspace_per_sample_of<Inner>()),
-        batch);
+        inner_, VectorSlice<Scalar, memory_space>(cursor, workspace_of<Inner>(batch)), batch);
   }
   void bind_scratch(VectorSlice<Scalar, memory_space> scratch, std::size_t batch) {
     std::size_t const inner = batch * scratch_per_sample_of<Inner>();
