@@ -119,26 +119,43 @@ void check_split(std::string const& what, Part const& part, bool training = true
 }
 
 /// One global batch of a step, for a strategy's runtime (StepWork, parallel/concepts.hpp):
-/// every sample of the batch, its labels, SGD's rate, the dropout stream at `step`.
+/// its samples, their labels, SGD's rate, the dropout stream at `step`. With parts > 1 the
+/// batch is split into that many micro-batches whose gradients add up (as torch.tensor_split
+/// splits it: the first ones a row longer).
 struct DoubleWork {
   struct Batch {
     MatrixSlice<double, MemorySpace> x;
     Kokkos::View<std::int32_t*, MemorySpace> y;
+    VectorSlice<std::int32_t, MemorySpace> labels() const {
+      return VectorSlice<std::int32_t, MemorySpace>(y.data(), y.extent(0));
+    }
   };
   Batch batch;
   std::vector<std::size_t> indices;
   std::size_t step;
+  std::size_t parts = 1;
 
-  std::size_t micro_batches() const { return 1; }
-  std::span<std::size_t const> samples(std::size_t) const { return indices; }
-  std::uint64_t first_sample(std::size_t) const { return step * indices.size(); }
+  std::size_t micro_batches() const { return parts; }
+  std::span<std::size_t const> samples(std::size_t m) const {
+    auto const part = detail::micro_batch(indices.size(), parts, m);
+    return std::span<std::size_t const>(indices).subspan(part.first, part.count);
+  }
+  std::uint64_t first_sample(std::size_t m) const {
+    return step * indices.size() + detail::micro_batch(indices.size(), parts, m).first;
+  }
+  // Samples are rows: the rows [first, first + count) of the batch.
   Batch gather(std::span<std::size_t const> rows) const {
-    EXPECT_EQ(rows.size(), indices.size()) << "a split strategy computes every sample";
-    return batch;
+    std::size_t const first = rows.empty() ? 0 : rows.front(), width = batch.x.extent(1);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      EXPECT_EQ(rows[k], first + k) << "consecutive samples";
+    }
+    return {MatrixSlice<double, MemorySpace>(batch.x.data() + first * width, rows.size(), width),
+            Kokkos::subview(batch.y, std::make_pair(first, first + rows.size()))};
   }
   template <class M, class Output>
   LossValue loss(M& model, Output const& output, Batch const& b, double scale) const {
-    return SoftmaxCrossEntropy::compute(model.space(), output, b.y, model.output_gradient(), scale);
+    return SoftmaxCrossEntropy::compute(model.space(), output, b.labels(), model.output_gradient(),
+                                        scale);
   }
   void check(LossValue const&, std::size_t) const {}
   double lr() const { return 0.05; }
@@ -148,11 +165,12 @@ struct DoubleWork {
 /// `steps` steps of SGD (with momentum 0.9, or without: then a strategy whose gradients are
 /// complete after backward writes the step in backward), in double, through the runtime of
 /// Strategy on this run's ranks and of SingleProcess, on one batch of random samples: the
-/// whole network's parameters and the states stay equal to double rounding (in float,
-/// rounding differences grow with training, so this is the exact check).
+/// whole network's parameters and states stay equal to double rounding (in float, rounding
+/// differences grow with training, so this is the exact check). SingleProcess accumulates
+/// the batch in `serial_parts` micro-batches (a pipeline's with batch norm).
 template <class Net, class Strategy>
 void check_split_training(std::string const& what, double momentum, std::size_t steps = 10,
-                          std::size_t batch = 4) {
+                          std::size_t batch = 4, std::size_t serial_parts = 1) {
   using Serial = SingleProcess::runtime<Net, ExecutionSpace, double>;
   using Split = typename Strategy::template runtime<Net, ExecutionSpace, double>;
   using In = typename Net::input_shape;
@@ -172,6 +190,8 @@ void check_split_training(std::string const& what, double momentum, std::size_t 
   DoubleWork work{{MatrixSlice<double, MemorySpace>(xs.data(), batch, In::size), y}, {}, 0};
   work.indices.resize(batch);
   std::iota(work.indices.begin(), work.indices.end(), std::size_t{0});
+  DoubleWork serial_work = work;
+  serial_work.parts = serial_parts;
 
   Serial serial_runtime;
   auto serial = serial_runtime.make_model(9);
@@ -180,10 +200,11 @@ void check_split_training(std::string const& what, double momentum, std::size_t 
   split_runtime.start(split, batch);
   SGD::state<double, ExecutionSpace> serial_sgd(Serial::model_type::num_parameters,
                                                 {.momentum = momentum});
-  SGD::state<double, ExecutionSpace> split_sgd(Split::model_type::num_parameters,
+  SGD::state<double, ExecutionSpace> split_sgd(split.parameters().extent(0),
                                                {.momentum = momentum});
   for (work.step = 0; work.step < steps; ++work.step) {
-    serial_runtime.step(serial, serial_sgd, work);
+    serial_work.step = work.step;
+    serial_runtime.step(serial, serial_sgd, serial_work);
     split_runtime.step(split, split_sgd, work);
   }
   std::string const where = what + " (" + Strategy::name() + ", momentum " +
@@ -194,7 +215,9 @@ void check_split_training(std::string const& what, double momentum, std::size_t 
                                 host_values(serial.parameters())),
             1e-12)
       << where << ": parameters";
-  EXPECT_LE(relative_difference(host_values(split.states()), host_values(serial.states())), 1e-12)
+  EXPECT_LE(relative_difference(split_runtime.layout(split).states_to_logical(split.states()),
+                                host_values(serial.states())),
+            1e-12)
       << where << ": states";
 }
 

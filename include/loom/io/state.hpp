@@ -196,8 +196,7 @@ read_optimizer(CheckpointReader const& reader, State const& state, char const* w
   for (auto const& buffer : state.buffers()) {
     std::string const buffer_name = in.read_string();
     auto values = in.template read_array<Scalar>();
-    std::size_t const expected =
-        buffer.view.extent(0) == 0 || logical == 0 ? buffer.view.extent(0) : logical;
+    std::size_t const expected = !buffer.used ? 0 : logical == 0 ? buffer.view.extent(0) : logical;
     if (buffer_name != buffer.name || values.size() != expected) {
       loom::detail::fail(who, ": checkpoint '", file, "' holds ", name, " state '", buffer_name,
                          "' of ", values.size(), " values where this optimizer keeps '",

@@ -134,7 +134,7 @@ public:
       : options_(check(options))
       , runtime_(options_.parallel)
       , model_(runtime_.make_model(options_.seed))
-      , optimizer_(model_type::num_parameters, options_.optimizer) {
+      , optimizer_(model_.parameters().extent(0), options_.optimizer) {
     start();
   }
   /// A trainer whose strategy runs over the processes of env.comm(). Every process constructs
@@ -143,7 +143,7 @@ public:
       : options_(check(options))
       , runtime_(env, options_.parallel)
       , model_(runtime_.make_model(options_.seed))
-      , optimizer_(model_type::num_parameters, options_.optimizer) {
+      , optimizer_(model_.parameters().extent(0), options_.optimizer) {
     start();
   }
   Trainer(Trainer const&) = delete;

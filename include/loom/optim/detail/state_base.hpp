@@ -17,6 +17,7 @@ template <class Scalar, class MemorySpace>
 struct NamedBuffer {
   std::string name;
   Vector<Scalar, MemorySpace> view;
+  bool used = true; ///< false: the options leave it unused (empty)
 };
 
 /// What every optimizer state shares: its options, per-parameter buffers (zero-initialised)
@@ -39,7 +40,8 @@ public:
       , size_(n) {
     for (std::size_t b = 0; b < Buffers; ++b) {
       buffers_[b] = {names[b],
-                     buffer_type(std::string("loom::optimizer::") + names[b], used[b] ? n : 0)};
+                     buffer_type(std::string("loom::optimizer::") + names[b], used[b] ? n : 0),
+                     used[b]};
     }
   }
 

@@ -1,0 +1,20 @@
+// The stage of Flatten alone (position 3) has nothing to compute.
+#include <loom/loom.hpp>
+
+#include <cstdio>
+
+using Net =
+    loom::Sequential<loom::Input<2, 8, 8>, loom::Conv2D<4, 3, 1, 1>, loom::ReLU, loom::MaxPool2D<2>,
+                     loom::Flatten, loom::Dense<16>, loom::ReLU, loom::Dense<10>>;
+#ifdef LOOM_SHOULD_FAIL_TO_BUILD
+using Strategy = loom::Pipeline<loom::Cuts<3, 4>, loom::MicroBatches<4>>;
+#else
+using Strategy = loom::Pipeline<loom::Cuts<2, 4>, loom::MicroBatches<4>>;
+#endif
+
+int main(int argc, char* argv[]) {
+  loom::Environment env(argc, argv);
+  loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD, Strategy> trainer(env, {.batch = 8});
+  std::printf("%s", trainer.model().summary().c_str());
+  return 0;
+}
