@@ -46,7 +46,8 @@
 //     w.lr(), w.clip_norm()             the step's learning rate and clipping norm (0: off)
 //
 //   Models: SingleProcess, DataParallel<Comm, Compression>, SpatialParallel<P, Comm>,
-//   TensorParallel<P, Comm>.
+//   TensorParallel<P, Comm>, Pipeline<Cuts, MicroBatches, Schedule, Comm> (whose step runs
+//   its schedule and whose model_type is the rank's stage behind a whole network's interface).
 
 #include <concepts>
 #include <string>
