@@ -11,27 +11,13 @@
 
 #include "dataset_copy.hpp"
 #include "loom_test.hpp"
+#include "synthetic.hpp"
 
 namespace {
 
 using namespace loom;
 using ExecutionSpace = test::ExecutionSpace;
 using Net = Sequential<Input<12>, Dense<16>, ReLU, Dropout<0.2>, Dense<8>, Tanh, Dense<4>>;
-using Labels = data::InMemoryDataset<std::int32_t>;
-
-Labels make_data(std::size_t n) {
-  CounterRng rng(5, 1);
-  std::vector<float> x(n * 12);
-  std::vector<std::int32_t> y(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    y[i] = static_cast<std::int32_t>(rng.below(4, i));
-    for (std::size_t j = 0; j < 12; ++j) {
-      x[i * 12 + j] =
-          (j % 4 == std::size_t(y[i]) ? 1.0f : -0.3f) + rng.normal<float>(100 + i * 12 + j);
-    }
-  }
-  return Labels(std::move(x), 12, std::move(y), 1, "synthetic");
-}
 
 template <class View>
 std::vector<float> host(View const& v) {
@@ -55,7 +41,7 @@ void check_equivalent_to_serial(typename Strategy::options parallel, std::size_t
   Environment env;
   // 20 optimizer steps: 2 epochs of 10, the last batch of each epoch short (147 = 9·16 + 3;
   // with two micro-batches a step, 307 = 19·16 + 3).
-  auto const data = make_data(accumulate == 1 ? 147 : 307);
+  auto const data = test::synthetic_labels(accumulate == 1 ? 147 : 307);
   TrainerOptions<SGD, SingleProcess> serial_options{.batch = 16,
                                                     .lr = 0.05,
                                                     .optimizer = {.momentum = momentum ? 0.9 : 0.0},
@@ -172,7 +158,7 @@ TEST(data_parallel, a_configuration_that_differs_stops_every_rank) {
   // The data set size is checked when fit() starts.
   Trainer<Net, SoftmaxCrossEntropy, SGD, DataParallel<>, ExecutionSpace> trainer(env,
                                                                                  {.batch = 16});
-  auto const data = make_data(env.rank() == 1 ? 40 : 48);
+  auto const data = test::synthetic_labels(env.rank() == 1 ? 40 : 48);
   try {
     trainer.fit(data, epochs(1));
     ADD_FAILURE() << "rank " << env.rank() << " trained";
@@ -203,8 +189,8 @@ TEST(data_parallel, too_few_samples_per_batch_for_the_ranks_is_refused_on_every_
 TEST(data_parallel, a_non_finite_loss_on_one_rank_stops_every_rank) {
   Environment env;
   // Sample 9 is in the first batch, on rank 0 only when there are several ranks.
-  auto const data =
-      test::with_feature(make_data(64), 9 * 12, std::numeric_limits<float>::infinity());
+  auto const data = test::with_feature(test::synthetic_labels(64), 9 * 12,
+                                       std::numeric_limits<float>::infinity());
   Trainer<Net, SoftmaxCrossEntropy, SGD, DataParallel<>, ExecutionSpace> trainer(
       env, {.batch = 16, .shuffle = false});
   try {

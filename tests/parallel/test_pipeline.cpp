@@ -14,6 +14,7 @@
 
 #include "loom_test.hpp"
 #include "split_equivalence.hpp"
+#include "synthetic.hpp"
 
 namespace {
 
@@ -126,20 +127,6 @@ TEST(pipeline, training_in_double_equals_serial_to_rounding) {
 
 using Labels = data::InMemoryDataset<std::int32_t>;
 
-Labels make_data(std::size_t n) {
-  CounterRng rng(5, 1);
-  std::vector<float> x(n * 12);
-  std::vector<std::int32_t> y(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    y[i] = static_cast<std::int32_t>(rng.below(4, i));
-    for (std::size_t j = 0; j < 12; ++j) {
-      x[i * 12 + j] =
-          (j % 4 == std::size_t(y[i]) ? 1.0f : -0.3f) + rng.normal<float>(100 + i * 12 + j);
-    }
-  }
-  return Labels(std::move(x), 12, std::move(y), 1, "synthetic");
-}
-
 std::filesystem::path temporary(std::string const& name) {
   return std::filesystem::temp_directory_path() / ("loom_pipeline_" + name + ".ckpt");
 }
@@ -149,7 +136,8 @@ struct Training {
   static void run() {
     using Strategy = Pipeline<typename MlpCuts<P>::type, MicroBatches<4>>;
     Environment env;
-    auto const data = make_data(147); // 2 epochs of 10 steps, the last batch of each short
+    auto const data =
+        test::synthetic_labels(147); // 2 epochs of 10 steps, the last batch of each short
     auto const options = [](auto parallel) {
       return TrainerOptions<Adam, decltype(parallel)>{
           .batch = 16, .lr = 0.01, .clip_norm = 1.0, .seed = 7, .eval_batch = 50};

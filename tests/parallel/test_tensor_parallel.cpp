@@ -12,6 +12,7 @@
 
 #include "loom_test.hpp"
 #include "split_equivalence.hpp"
+#include "synthetic.hpp"
 
 namespace {
 
@@ -50,21 +51,6 @@ TEST(tensor_parallel, layers_equal_serial) {
 }
 
 using Mlp = Sequential<Input<12>, Dense<16>, ReLU, Dropout<0.2>, Dense<8>, Tanh, Dense<4>>;
-using Labels = data::InMemoryDataset<std::int32_t>;
-
-Labels make_data(std::size_t n) {
-  CounterRng rng(5, 1);
-  std::vector<float> x(n * 12);
-  std::vector<std::int32_t> y(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    y[i] = static_cast<std::int32_t>(rng.below(4, i));
-    for (std::size_t j = 0; j < 12; ++j) {
-      x[i * 12 + j] =
-          (j % 4 == std::size_t(y[i]) ? 1.0f : -0.3f) + rng.normal<float>(100 + i * 12 + j);
-    }
-  }
-  return Labels(std::move(x), 12, std::move(y), 1, "synthetic");
-}
 
 std::filesystem::path temporary(std::string const& name, int rank) {
   return std::filesystem::temp_directory_path() /
@@ -90,7 +76,8 @@ struct Training {
   static void train(typename Optimizer::options optimizer, double lr) {
     using Strategy = TensorParallel<P>;
     Environment env;
-    auto const data = make_data(147); // 2 epochs of 10 steps, the last batch of each short
+    auto const data =
+        test::synthetic_labels(147); // 2 epochs of 10 steps, the last batch of each short
     auto const options = [&](auto parallel) {
       return TrainerOptions<Optimizer, decltype(parallel)>{
           .batch = 16, .lr = lr, .optimizer = optimizer, .seed = 7};

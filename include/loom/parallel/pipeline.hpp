@@ -486,10 +486,8 @@ struct Pipeline {
       work.check(step_loss, work.micro_batches() - 1);
       double scale = 1.0;
       if (work.clip_norm() > 0) {
-        double squares = 0;
-        for (Scalar const g : detail::to_host(m.gradients())) {
-          squares += double(g) * double(g);
-        }
+        double const norm = global_norm(m.space(), m.gradients()); // this stage's
+        double squares = norm * norm;
         comm_.all_reduce(std::span<double>(&squares, 1), comm::ReduceOp::sum);
         scale = clip_factor(std::sqrt(squares), work.clip_norm());
       }
