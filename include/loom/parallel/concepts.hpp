@@ -47,7 +47,9 @@
 //
 //   Models: SingleProcess, DataParallel<Comm, Compression>, SpatialParallel<P, Comm>,
 //   TensorParallel<P, Comm>, Pipeline<Cuts, MicroBatches, Schedule, Comm> (whose step runs
-//   its schedule and whose model_type is the rank's stage behind a whole network's interface).
+//   its schedule and whose model_type is the rank's stage behind a whole network's interface),
+//   Hybrid<A, B> (two of them on a grid of processes; its runtime is built from the
+//   Environment and splits it into the grid's rows and columns).
 
 #include <concepts>
 #include <string>
@@ -80,7 +82,8 @@ constexpr bool check_strategy() {
     static_assert(Strategy<S>,
                   "loom::Trainer<Net, Loss, Optimizer, Strategy>: Strategy must be a loom "
                   "strategy such as loom::SingleProcess, loom::DataParallel<>, "
-                  "loom::SpatialParallel<2> or loom::TensorParallel<2> (parallel/concepts.hpp "
+                  "loom::SpatialParallel<2>, loom::TensorParallel<2>, loom::Pipeline<Cuts<4>> or "
+                  "loom::Hybrid<DataParallel<>, TensorParallel<2>> (parallel/concepts.hpp "
                   "lists what one provides; search the compiler output for "
                   "'loom_error_not_a_strategy' to see the type given)");
     return false;

@@ -2,6 +2,7 @@
 
 #include <loom/comm/concepts.hpp>
 #include <loom/comm/default.hpp>
+#include <loom/comm/self.hpp>
 #include <loom/core/detail/host_copy.hpp>
 #include <loom/core/detail/kokkos.hpp>
 #include <loom/core/environment.hpp>
@@ -16,6 +17,8 @@
 #include <loom/parallel/detail/gradient_sync.hpp>
 #include <loom/parallel/detail/layout.hpp>
 #include <loom/parallel/detail/pipeline.hpp>
+#include <loom/parallel/detail/replicas.hpp>
+#include <loom/parallel/detail/sample_group.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -93,14 +96,15 @@ inline constexpr bool is_schedule =
 ///        evaluation): the batch passes every stage in turn and the output reaches every
 ///        rank.
 template <class Net, class ExecutionSpace, class Scalar, class CutsT, class Comm,
-          class Indices = std::make_index_sequence<CutsT::count + 1>>
+          class Inner = Whole, class Indices = std::make_index_sequence<CutsT::count + 1>>
 class PipelineModel;
 
-template <class Net, class ExecutionSpace, class Scalar, class CutsT, class Comm, std::size_t... K>
-class PipelineModel<Net, ExecutionSpace, Scalar, CutsT, Comm, std::index_sequence<K...>> {
+template <class Net, class ExecutionSpace, class Scalar, class CutsT, class Comm, class Inner,
+          std::size_t... K>
+class PipelineModel<Net, ExecutionSpace, Scalar, CutsT, Comm, Inner, std::index_sequence<K...>> {
 public:
   template <std::size_t I>
-  using stage_type = Model<Net, ExecutionSpace, Scalar, PipelineStage<CutsT, I>>;
+  using stage_type = Model<Net, ExecutionSpace, Scalar, PipelineStage<CutsT, I, Inner>>;
   using whole_type = Model<Net, ExecutionSpace, Scalar>;
   using network_type = Net;
   using execution_space = ExecutionSpace;
@@ -124,16 +128,23 @@ public:
   static std::string identity() { return whole_type::identity(); }
   static std::string summary() { return whole_type::summary(); }
 
-  /// Stage `stage` of the network, drawn as the whole network's parameters would be.
-  PipelineModel(std::uint64_t seed, std::size_t stage, Comm& comm)
+  /// Stage `stage` of the network, drawn as the whole network's parameters would be; its
+  /// part `shard` of the stage's ranks (`group`), where Inner splits the stage.
+  PipelineModel(std::uint64_t seed, std::size_t stage, Comm& comm, Shard shard = {},
+                SampleGroup<Scalar>* group = nullptr)
       : stage_index_(stage)
       , comm_(&comm) {
-    ((stage == K ? (void)stage_.template emplace<K>(std::make_unique<stage_type<K>>(seed))
+    ((stage == K ? (void)stage_.template emplace<K>(std::make_unique<stage_type<K>>(seed, shard))
                  : (void)0),
      ...);
-    if (stage > 0) {
-      with_stage([](auto& m) { m.enable_input_gradient(); });
-    }
+    with_stage([stage, group](auto& m) {
+      if (group != nullptr) {
+        m.set_group(group);
+      }
+      if (stage > 0) {
+        m.enable_input_gradient();
+      }
+    });
   }
 
   /// This rank's stage (0 to stages − 1).
@@ -253,6 +264,287 @@ private:
   std::size_t rows_ = 0;
   bool evaluating_ = false;
 };
+/// \brief Pipeline's runtime: stage s of the network on rank s of the stages' communicator,
+///        its layers whole (Inner = loom::Whole, InnerComm = comm::Self) or split by Inner
+///        over the ranks of InnerComm (Hybrid<Pipeline<...>, TensorParallel<P>>). Along a
+///        Hybrid's data-parallel axis (set_replicas), each step runs this replica's rows of
+///        every batch and sums the gradients and the loss over the replicas.
+template <class Strategy, class Net, class ExecutionSpace, class Scalar, class Inner = Whole,
+          class InnerComm = comm::Self>
+class PipelineRuntime {
+  using CutsT = typename Strategy::cuts_type;
+  using Micro = MicroBatches<Strategy::micro_batches>;
+  using Schedule = typename Strategy::schedule_type;
+  using Comm = typename Strategy::comm_type;
+  using options = typename Strategy::options;
+  static constexpr bool plan_ok = check_cuts<Net, CutsT>();
+  // After a failed check, compile on with a plan that holds, so that the diagnostic is the
+  // only error.
+  using net = std::conditional_t<plan_ok, Net, Sequential<Input<1>, Identity>>;
+  using cuts = std::conditional_t<plan_ok, CutsT, Cuts<>>;
+
+public:
+  using model_type = PipelineModel<net, ExecutionSpace, Scalar, cuts, Comm, Inner>;
+  using memory_space = typename ExecutionSpace::memory_space;
+
+  /// The ranks of `env`'s communicator, one per stage (the same error on every rank
+  /// otherwise).
+  PipelineRuntime(Environment const& env, options const& opts)
+      : PipelineRuntime(Comm(env), opts) {}
+  /// The ranks of `stages`, one per stage; each stage's layers split over the ranks of
+  /// `inner` (one axis of a Hybrid's grid each).
+  PipelineRuntime(Comm stages, options const&, InnerComm inner = InnerComm())
+      : comm_(checked(std::move(stages)))
+      , inner_(std::move(inner))
+      , group_(inner_) {}
+  PipelineRuntime(PipelineRuntime const&) = delete; // the model points at comm_
+  PipelineRuntime& operator=(PipelineRuntime const&) = delete;
+
+  model_type make_model(std::uint64_t seed) {
+    return model_type(seed, std::size_t(comm_.rank()), comm_, Shard{inner_.rank(), inner_.size()},
+                      &group_);
+  }
+  /// Runs each step on this replica's rows of every batch, the gradients and the loss summed
+  /// over the replicas (nullptr: every batch whole).
+  void set_replicas(ReplicaAxis<Scalar>* replicas) { replicas_ = replicas; }
+  void start(model_type&, std::size_t) {}
+
+  /// One optimizer step: the schedule's passes over the micro-batches of each of the
+  /// work's batches, the loss (on the last stage) shared by every stage, each stage's
+  /// optimizer step on its parameters.
+  template <class Optimizer, class Work>
+  LossValue step(model_type& model, Optimizer& optimizer, Work& work) {
+    model.begin_step();
+    return model.with_stage([&](auto& stage) { return run(model, stage, optimizer, work); });
+  }
+
+  int rank() const { return comm_.rank(); }
+  int size() const { return comm_.size(); }
+  bool is_root() const { return rank() == 0; }
+
+  /// Every rank takes part in every batch (evaluation passes each batch through the
+  /// stages; every rank receives the output).
+  data::IndexRange shard(std::size_t rows) const { return {0, rows}; }
+  template <class Batch>
+  auto input(model_type const&, Batch const& batch) const {
+    return batch.x;
+  }
+  /// Every rank computed the same loss and metrics from the same output: nothing to sum.
+  LossValue combine(LossValue const& local) const { return local; }
+  void sum(std::span<double>) {}
+
+  void check_configuration(Configuration const& configuration) {
+    comm_.check_configuration(configuration, who_.c_str());
+  }
+  template <class F>
+  auto collectively(F&& f) -> decltype(f()) {
+    return comm_.collectively(std::forward<F>(f));
+  }
+  void broadcast(std::vector<std::byte>& bytes) { broadcast_bytes(comm_, bytes); }
+  /// Each stage's parameters and states gathered into, and taken from, the whole network's
+  /// layout.
+  SplitLayout<Comm> layout(model_type const& model) {
+    return SplitLayout<Comm>(comm_, model.parameter_map(), model_type::num_logical_parameters,
+                             model.state_map(), model_type::num_logical_states);
+  }
+
+private:
+  template <class Stage, class Optimizer, class Work>
+  LossValue run(model_type& model, Stage& m, Optimizer& optimizer, Work& work) {
+    constexpr std::size_t in = Stage::input_shape::size, out = Stage::output_shape::size;
+    std::size_t const s = model.stage(), p = model_type::stages;
+    bool const first = s == 0, last = s + 1 == p;
+    constexpr bool one_f_one_b = Schedule::one_f_one_b;
+    std::size_t rows_total = 0;
+    for (std::size_t w = 0; w < work.micro_batches(); ++w) {
+      rows_total += work.samples(w).size();
+    }
+    std::uint64_t const step = m.step();
+    m.train();
+    LossValue local;
+    bool accumulate = false;
+    for (std::size_t w = 0; w < work.micro_batches(); ++w) {
+      // This replica's rows of the batch (all of them without a replica axis).
+      std::span<std::size_t const> const batch_samples = work.samples(w);
+      auto const range = replicas_ != nullptr ? replicas_->shard(batch_samples.size())
+                                              : data::IndexRange{0, batch_samples.size()};
+      std::span<std::size_t const> const samples = batch_samples.subspan(range.begin, range.size());
+      std::size_t const rows = samples.size();
+      if (rows == 0) {
+        continue; // a short batch leaves this replica without rows
+      }
+      std::size_t const parts = std::min(Micro::count, rows);
+      std::size_t const slots = pipeline_slots(one_f_one_b, p, s, parts);
+      std::size_t const longest = (rows + parts - 1) / parts;
+      m.set_activation_slots(std::max(slots, slots_));
+      slots_ = std::max(slots, slots_);
+      grow(inputs_, slots * longest * in);
+      grow(sent_gradients_, first ? 0 : slots * longest * in);
+      grow(output_gradients_, last ? slots * longest * out : 0);
+      forward_sends_.resize(std::max(forward_sends_.size(), slots));
+      backward_sends_.resize(std::max(backward_sends_.size(), slots));
+      for (auto const op : pipeline_order(one_f_one_b, p, s, parts)) {
+        auto const mb = micro_batch(rows, parts, op.micro_batch);
+        std::size_t const slot = op.micro_batch % slots;
+        std::span<std::size_t const> const mine = samples.subspan(mb.first, mb.count);
+        m.set_step(step + w);
+        m.set_sample_offset(work.first_sample(w) + range.begin + mb.first);
+        m.select_slot(slot);
+        if (op.forward) {
+          forward_sends_[slot].wait(); // the slot's last activations have left
+          Scalar* const x = inputs_.data() + slot * longest * in;
+          std::optional<decltype(work.gather(mine))> batch;
+          if (first) {
+            batch.emplace(work.gather(mine));
+            kernels::copy(m.space(), VectorSlice<Scalar, memory_space>(x, mb.count * in),
+                          VectorSlice<Scalar const, memory_space>(batch->x.data(), mb.count * in));
+          } else {
+            comm_.irecv(std::span<Scalar>(x, mb.count * in), int(s - 1), model_type::activation_tag)
+                .wait();
+          }
+          auto const y = m.forward(MatrixSlice<Scalar, memory_space>(x, mb.count, in));
+          if (last) {
+            if (!batch) {
+              batch.emplace(work.gather(mine));
+            }
+            local += work.loss(model, y, *batch, 1.0 / double(rows_total));
+            kernels::copy(m.space(),
+                          VectorSlice<Scalar, memory_space>(
+                              output_gradients_.data() + slot * longest * out, mb.count * out),
+                          m.output_gradient());
+          } else {
+            fence(m.space(), "loom::Pipeline: activations");
+            forward_sends_[slot] = comm_.isend(std::span<Scalar const>(y.data(), mb.count * out),
+                                               int(s + 1), model_type::activation_tag);
+          }
+        } else {
+          auto const dy = m.output_gradient();
+          if (last) {
+            kernels::copy(m.space(), dy,
+                          VectorSlice<Scalar const, memory_space>(
+                              output_gradients_.data() + slot * longest * out, mb.count * out));
+          } else {
+            comm_
+                .irecv(std::span<Scalar>(dy.data(), mb.count * out), int(s + 1),
+                       model_type::gradient_tag)
+                .wait();
+          }
+          m.backward(accumulate ? Scalar(1) : Scalar(0));
+          accumulate = true;
+          if (!first) {
+            backward_sends_[slot].wait();
+            Scalar* const dx = sent_gradients_.data() + slot * longest * in;
+            kernels::copy(m.space(), VectorSlice<Scalar, memory_space>(dx, mb.count * in),
+                          m.input_gradient());
+            fence(m.space(), "loom::Pipeline: input gradients");
+            backward_sends_[slot] = comm_.isend(std::span<Scalar const>(dx, mb.count * in),
+                                                int(s - 1), model_type::gradient_tag);
+          }
+        }
+      }
+      // Every message of this batch has left before its buffers may grow for the next.
+      for (auto& request : forward_sends_) {
+        request.wait();
+      }
+      for (auto& request : backward_sends_) {
+        request.wait();
+      }
+    }
+    m.set_step(step + work.micro_batches());
+    if (!accumulate) {
+      kernels::fill(m.space(), m.gradients(), Scalar(0)); // no rows on this replica
+    }
+    // The loss, known on the last stage, reaches every stage; each checks it before the
+    // step, so that all stop together.
+    LossValue step_loss = from_last_stage(local, last);
+    if (replicas_ != nullptr) {
+      replicas_->start_combine(step_loss);
+      fence(m.space(), "loom::Pipeline: gradients");
+      replicas_->sum_gradients(m.gradients().data(), m.gradients().extent(0));
+      step_loss = replicas_->finish_combine();
+    }
+    work.check(step_loss, work.micro_batches() - 1);
+    double scale = 1.0;
+    if (work.clip_norm() > 0) {
+      double squares = stage_squares(m);
+      comm_.all_reduce(std::span<double>(&squares, 1), comm::ReduceOp::sum);
+      scale = clip_factor(std::sqrt(squares), work.clip_norm());
+    }
+    optimizer.step(m.space(), m.parameters(), m.gradients(), work.lr(), scale);
+    return step_loss;
+  }
+
+  // The squared norm of this stage's gradients: over the stage's ranks where Inner splits
+  // it, the replicated values once and the sharded ones summed.
+  template <class Stage>
+  double stage_squares(Stage const& m) {
+    if constexpr (std::is_same_v<Inner, Whole>) {
+      double const norm = global_norm(m.space(), m.gradients());
+      return norm * norm;
+    } else {
+      auto const gradients = to_host(m.gradients());
+      double squares = 0;
+      for (auto const& run : m.parameter_map()) {
+        if (!run.sharded && inner_.rank() != 0) {
+          continue;
+        }
+        for (std::size_t k = 0; k < run.count; ++k) {
+          double const g = gradients[run.local + k];
+          squares += g * g;
+        }
+      }
+      inner_.all_reduce(std::span<double>(&squares, 1), comm::ReduceOp::sum);
+      return squares;
+    }
+  }
+
+  LossValue from_last_stage(LossValue const& local, bool last) {
+    std::array<double, 5> values{};
+    if (last) {
+      values = {local.sum, double(local.count), double(local.correct), double(local.invalid),
+                local.regression ? 1.0 : 0.0};
+    }
+    comm_.broadcast(std::span<double>(values), comm_.size() - 1);
+    LossValue total;
+    total.sum = values[0];
+    total.count = static_cast<std::size_t>(values[1]);
+    total.correct = static_cast<std::size_t>(values[2]);
+    total.invalid = static_cast<std::size_t>(values[3]);
+    total.regression = values[4] != 0;
+    return total;
+  }
+
+  static void grow(Vector<Scalar, memory_space>& buffer, std::size_t size) {
+    if (buffer.extent(0) < size) {
+      buffer = Vector<Scalar, memory_space>(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Pipeline::buffer"), size);
+    }
+  }
+
+  static Comm checked(Comm comm) {
+    constexpr std::size_t stages = Strategy::stages;
+    if (std::size_t(comm.size()) != stages) {
+      fail_collective("loom::" + Strategy::name() + " runs its " + std::to_string(stages) +
+                      " stages on exactly as many processes; this run has " +
+                      std::to_string(comm.size()) + " (rank " + std::to_string(comm.rank()) +
+                      "): start it with mpiexec -n " + std::to_string(stages) +
+                      ", or change the cuts");
+    }
+    return comm;
+  }
+
+  std::string who_ = "loom::" + Strategy::name();
+  Comm comm_;
+  InnerComm inner_;
+  CommGroup<InnerComm, Scalar> group_;
+  ReplicaAxis<Scalar>* replicas_ = nullptr;
+  std::size_t slots_ = 1;
+  // Per slot: the micro-batch's input (received or gathered; kept for backward), the
+  // input gradient sent back, the loss gradient kept until backward (last stage).
+  Vector<Scalar, memory_space> inputs_, sent_gradients_, output_gradients_;
+  std::vector<comm::Request> forward_sends_, backward_sends_;
+};
+
 } // namespace detail
 
 /// \brief Split a network by layers into stages on consecutive ranks, each batch into
@@ -303,6 +595,7 @@ struct Pipeline {
 
   using strategy_type = Pipeline;
   using comm_type = Comm;
+  using cuts_type = CutsT;
   using schedule_type = Schedule;
   static constexpr std::size_t stages = CutsT::count + 1;
   static constexpr std::size_t micro_batches = Micro::count;
@@ -318,226 +611,7 @@ struct Pipeline {
   static std::string describe(options const&) { return "none"; }
 
   template <class Net, class ExecutionSpace, class Scalar = float>
-  class runtime {
-    static constexpr bool plan_ok = detail::check_cuts<Net, CutsT>();
-    // After a failed check, compile on with a plan that holds, so that the diagnostic is the
-    // only error.
-    using net = std::conditional_t<plan_ok, Net, Sequential<Input<1>, Identity>>;
-    using cuts = std::conditional_t<plan_ok, CutsT, Cuts<>>;
-
-  public:
-    using model_type = detail::PipelineModel<net, ExecutionSpace, Scalar, cuts, Comm>;
-    using memory_space = typename ExecutionSpace::memory_space;
-
-    /// The ranks of `env`'s communicator, one per stage (the same error on every rank
-    /// otherwise).
-    runtime(Environment const& env, options const&)
-        : comm_(checked(env)) {}
-    runtime(runtime const&) = delete; // the model points at comm_
-    runtime& operator=(runtime const&) = delete;
-
-    model_type make_model(std::uint64_t seed) {
-      return model_type(seed, std::size_t(comm_.rank()), comm_);
-    }
-    void start(model_type&, std::size_t) {}
-
-    /// One optimizer step: the schedule's passes over the micro-batches of each of the
-    /// work's batches, the loss (on the last stage) shared by every stage, each stage's
-    /// optimizer step on its parameters.
-    template <class Optimizer, class Work>
-    LossValue step(model_type& model, Optimizer& optimizer, Work& work) {
-      model.begin_step();
-      return model.with_stage([&](auto& stage) { return run(model, stage, optimizer, work); });
-    }
-
-    int rank() const { return comm_.rank(); }
-    int size() const { return comm_.size(); }
-    bool is_root() const { return rank() == 0; }
-
-    /// Every rank takes part in every batch (evaluation passes each batch through the
-    /// stages; every rank receives the output).
-    data::IndexRange shard(std::size_t rows) const { return {0, rows}; }
-    template <class Batch>
-    auto input(model_type const&, Batch const& batch) const {
-      return batch.x;
-    }
-    /// Every rank computed the same loss and metrics from the same output: nothing to sum.
-    LossValue combine(LossValue const& local) const { return local; }
-    void sum(std::span<double>) {}
-
-    void check_configuration(detail::Configuration const& configuration) {
-      comm_.check_configuration(configuration, who_.c_str());
-    }
-    template <class F>
-    auto collectively(F&& f) -> decltype(f()) {
-      return comm_.collectively(std::forward<F>(f));
-    }
-    void broadcast(std::vector<std::byte>& bytes) { detail::broadcast_bytes(comm_, bytes); }
-    /// Each stage's parameters and states gathered into, and taken from, the whole network's
-    /// layout.
-    detail::SplitLayout<Comm> layout(model_type const& model) {
-      return detail::SplitLayout<Comm>(comm_, model.parameter_map(),
-                                       model_type::num_logical_parameters, model.state_map(),
-                                       model_type::num_logical_states);
-    }
-
-  private:
-    template <class Stage, class Optimizer, class Work>
-    LossValue run(model_type& model, Stage& m, Optimizer& optimizer, Work& work) {
-      constexpr std::size_t in = Stage::input_shape::size, out = Stage::output_shape::size;
-      std::size_t const s = model.stage(), p = model_type::stages;
-      bool const first = s == 0, last = s + 1 == p;
-      constexpr bool one_f_one_b = Schedule::one_f_one_b;
-      std::size_t rows_total = 0;
-      for (std::size_t w = 0; w < work.micro_batches(); ++w) {
-        rows_total += work.samples(w).size();
-      }
-      std::uint64_t const step = m.step();
-      m.train();
-      LossValue local;
-      bool accumulate = false;
-      for (std::size_t w = 0; w < work.micro_batches(); ++w) {
-        std::span<std::size_t const> const samples = work.samples(w);
-        std::size_t const rows = samples.size();
-        std::size_t const parts = std::min(Micro::count, rows);
-        std::size_t const slots = detail::pipeline_slots(one_f_one_b, p, s, parts);
-        std::size_t const longest = (rows + parts - 1) / parts;
-        m.set_activation_slots(std::max(slots, slots_));
-        slots_ = std::max(slots, slots_);
-        grow(inputs_, slots * longest * in);
-        grow(sent_gradients_, first ? 0 : slots * longest * in);
-        grow(output_gradients_, last ? slots * longest * out : 0);
-        forward_sends_.resize(std::max(forward_sends_.size(), slots));
-        backward_sends_.resize(std::max(backward_sends_.size(), slots));
-        for (auto const op : detail::pipeline_order(one_f_one_b, p, s, parts)) {
-          auto const mb = detail::micro_batch(rows, parts, op.micro_batch);
-          std::size_t const slot = op.micro_batch % slots;
-          std::span<std::size_t const> const mine = samples.subspan(mb.first, mb.count);
-          m.set_step(step + w);
-          m.set_sample_offset(work.first_sample(w) + mb.first);
-          m.select_slot(slot);
-          if (op.forward) {
-            forward_sends_[slot].wait(); // the slot's last activations have left
-            Scalar* const x = inputs_.data() + slot * longest * in;
-            std::optional<decltype(work.gather(mine))> batch;
-            if (first) {
-              batch.emplace(work.gather(mine));
-              kernels::copy(
-                  m.space(), VectorSlice<Scalar, memory_space>(x, mb.count * in),
-                  VectorSlice<Scalar const, memory_space>(batch->x.data(), mb.count * in));
-            } else {
-              comm_
-                  .irecv(std::span<Scalar>(x, mb.count * in), int(s - 1),
-                         model_type::activation_tag)
-                  .wait();
-            }
-            auto const y = m.forward(MatrixSlice<Scalar, memory_space>(x, mb.count, in));
-            if (last) {
-              if (!batch) {
-                batch.emplace(work.gather(mine));
-              }
-              local += work.loss(model, y, *batch, 1.0 / double(rows_total));
-              kernels::copy(m.space(),
-                            VectorSlice<Scalar, memory_space>(
-                                output_gradients_.data() + slot * longest * out, mb.count * out),
-                            m.output_gradient());
-            } else {
-              detail::fence(m.space(), "loom::Pipeline: activations");
-              forward_sends_[slot] = comm_.isend(std::span<Scalar const>(y.data(), mb.count * out),
-                                                 int(s + 1), model_type::activation_tag);
-            }
-          } else {
-            auto const dy = m.output_gradient();
-            if (last) {
-              kernels::copy(m.space(), dy,
-                            VectorSlice<Scalar const, memory_space>(
-                                output_gradients_.data() + slot * longest * out, mb.count * out));
-            } else {
-              comm_
-                  .irecv(std::span<Scalar>(dy.data(), mb.count * out), int(s + 1),
-                         model_type::gradient_tag)
-                  .wait();
-            }
-            m.backward(accumulate ? Scalar(1) : Scalar(0));
-            accumulate = true;
-            if (!first) {
-              backward_sends_[slot].wait();
-              Scalar* const dx = sent_gradients_.data() + slot * longest * in;
-              kernels::copy(m.space(), VectorSlice<Scalar, memory_space>(dx, mb.count * in),
-                            m.input_gradient());
-              detail::fence(m.space(), "loom::Pipeline: input gradients");
-              backward_sends_[slot] = comm_.isend(std::span<Scalar const>(dx, mb.count * in),
-                                                  int(s - 1), model_type::gradient_tag);
-            }
-          }
-        }
-        // Every message of this batch has left before its buffers may grow for the next.
-        for (auto& request : forward_sends_) {
-          request.wait();
-        }
-        for (auto& request : backward_sends_) {
-          request.wait();
-        }
-      }
-      m.set_step(step + work.micro_batches());
-      // The loss, known on the last stage, reaches every stage; each checks it before the
-      // step, so that all stop together.
-      LossValue const step_loss = from_last_stage(local, last);
-      work.check(step_loss, work.micro_batches() - 1);
-      double scale = 1.0;
-      if (work.clip_norm() > 0) {
-        double const norm = global_norm(m.space(), m.gradients()); // this stage's
-        double squares = norm * norm;
-        comm_.all_reduce(std::span<double>(&squares, 1), comm::ReduceOp::sum);
-        scale = clip_factor(std::sqrt(squares), work.clip_norm());
-      }
-      optimizer.step(m.space(), m.parameters(), m.gradients(), work.lr(), scale);
-      return step_loss;
-    }
-
-    LossValue from_last_stage(LossValue const& local, bool last) {
-      std::array<double, 5> values{};
-      if (last) {
-        values = {local.sum, double(local.count), double(local.correct), double(local.invalid),
-                  local.regression ? 1.0 : 0.0};
-      }
-      comm_.broadcast(std::span<double>(values), comm_.size() - 1);
-      LossValue total;
-      total.sum = values[0];
-      total.count = static_cast<std::size_t>(values[1]);
-      total.correct = static_cast<std::size_t>(values[2]);
-      total.invalid = static_cast<std::size_t>(values[3]);
-      total.regression = values[4] != 0;
-      return total;
-    }
-
-    static void grow(Vector<Scalar, memory_space>& buffer, std::size_t size) {
-      if (buffer.extent(0) < size) {
-        buffer = Vector<Scalar, memory_space>(
-            Kokkos::view_alloc(Kokkos::WithoutInitializing, "loom::Pipeline::buffer"), size);
-      }
-    }
-
-    static Comm checked(Environment const& env) {
-      Comm comm(env);
-      if (std::size_t(comm.size()) != stages) {
-        detail::fail_collective("loom::" + name() + " runs its " + std::to_string(stages) +
-                                " stages on exactly as many processes; this run has " +
-                                std::to_string(comm.size()) + " (rank " +
-                                std::to_string(comm.rank()) + "): start it with mpiexec -n " +
-                                std::to_string(stages) + ", or change the cuts");
-      }
-      return comm;
-    }
-
-    std::string who_ = "loom::" + name();
-    Comm comm_;
-    std::size_t slots_ = 1;
-    // Per slot: the micro-batch's input (received or gathered; kept for backward), the
-    // input gradient sent back, the loss gradient kept until backward (last stage).
-    Vector<Scalar, memory_space> inputs_, sent_gradients_, output_gradients_;
-    std::vector<comm::Request> forward_sends_, backward_sends_;
-  };
+  using runtime = detail::PipelineRuntime<Pipeline, Net, ExecutionSpace, Scalar>;
 };
 
 } // namespace loom

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 namespace loom {
 
@@ -79,7 +80,10 @@ struct SpatialParallel {
     static constexpr bool local_gradients = false;
 
     runtime(Environment const& env, options const& opts)
-        : base(env, opts.bucket_bytes, opts.overlap) {}
+        : runtime(Comm(env), opts) {}
+    /// Over the ranks of `comm` (one axis of a Hybrid's grid).
+    runtime(Comm comm, options const& opts)
+        : base(std::move(comm), opts.bucket_bytes, opts.overlap) {}
 
     /// This rank's band of rows of every image of a gathered batch.
     template <class Batch>

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 namespace loom {
 
@@ -67,8 +68,11 @@ struct TensorParallel {
     /// Gradients are complete after backward: an SGD step may be written by backward itself.
     static constexpr bool local_gradients = true;
 
-    runtime(Environment const& env, options const&)
-        : base(env, 0, false) {}
+    runtime(Environment const& env, options const& opts)
+        : runtime(Comm(env), opts) {}
+    /// Over the ranks of `comm` (one axis of a Hybrid's grid).
+    runtime(Comm comm, options const&)
+        : base(std::move(comm), 0, false) {}
 
     /// Every rank takes the whole input.
     template <class Batch>

@@ -41,6 +41,22 @@ public:
       , state_runs_(std::move(state_runs))
       , logical_states_(logical_states) {}
 
+  /// A Hybrid grid's layout over all ranks of `comm`: each rank of the replica that
+  /// `gathers` gives every value it holds (a value several ranks of a part hold is the same,
+  /// bit for bit, on each); the other replicas give none.
+  static SplitLayout grid(Comm& comm, std::vector<ParameterRun> runs, std::size_t logical_size,
+                          std::vector<ParameterRun> state_runs, std::size_t logical_states,
+                          bool gathers) {
+    for (auto* list : {&runs, &state_runs}) {
+      for (auto& run : *list) {
+        run.sharded = true;
+      }
+    }
+    SplitLayout layout(comm, std::move(runs), logical_size, std::move(state_runs), logical_states);
+    layout.gathers_ = gathers;
+    return layout;
+  }
+
   template <class View>
   std::vector<typename View::non_const_value_type> to_logical(View const& view) const {
     return gather(view, runs_, logical_size_);
@@ -83,7 +99,7 @@ private:
     // group rank 0); zero elsewhere, so that the maximum over the group is the value.
     std::vector<std::uint64_t> bits(size, 0);
     for (auto const& run : runs) {
-      if ((!run.sharded && comm_->rank() != 0) || local.empty()) {
+      if ((!run.sharded && comm_->rank() != 0) || local.empty() || !gathers_) {
         continue;
       }
       for (std::size_t k = 0; k < run.count; ++k) {
@@ -118,6 +134,7 @@ private:
   std::vector<ParameterRun> runs_;
   std::size_t logical_size_;
   bool states_split_ = false;
+  bool gathers_ = true;
   std::vector<ParameterRun> state_runs_;
   std::size_t logical_states_ = 0;
 };

@@ -8,6 +8,7 @@
 #include <loom/core/error.hpp>
 #include <loom/layers/detail/stage_chain.hpp>
 #include <loom/layers/detail/walk.hpp>
+#include <loom/model/placement.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -48,11 +49,25 @@ template <class Annotated>
 inline constexpr std::size_t stage_count_of =
     size_of(typename stages_of<float, Kokkos::DefaultHostExecutionSpace, Annotated>::list{});
 
+/// Annotated layers [begin, end) of a network presented as a network of their own: what
+/// the placement of a pipeline stage splits (TensorParallel's within the stage).
+template <class Layers>
+struct LayerRange {
+  using layers = Layers;
+  using input_shape = typename at<0, Layers>::input_shape;
+  using output_shape = typename at<size_of(Layers{}) - 1, Layers>::output_shape;
+  template <class Scalar, class ExecutionSpace>
+  using stage_list = typename stages_of<Scalar, ExecutionSpace, Layers>::list;
+  static constexpr std::size_t num_parameters = sum_parameters(Layers{});
+};
+
 /// Stage K of a network cut before each layer position of CutsT (CutsT::at): the layers
-/// [begin, end), which this rank's Model holds. Their stage positions (dropout streams) and
-/// parameter and state offsets are those of the whole network, so that the stages together
-/// draw, compute and save what the whole network does.
-template <class CutsT, std::size_t K>
+/// [begin, end), which this rank's Model holds, placed on the ranks of the stage by Inner
+/// (loom::Whole: the stage's layers whole on one rank; a TensorPlacement: split over the
+/// stage's ranks). Their stage positions (dropout streams) and parameter and state offsets
+/// are those of the whole network, so that the stages together draw, compute and save what
+/// the whole network does.
+template <class CutsT, std::size_t K, class Inner = Whole>
 struct PipelineStage {
   template <class Net>
   static constexpr std::size_t layer_count = size_of(typename Net::layers{});
@@ -70,7 +85,8 @@ struct PipelineStage {
   template <class Net>
   using output_shape = typename at<end<Net> - 1, typename Net::layers>::output_shape;
   template <class Net, class Scalar, class ExecutionSpace>
-  using stage_list = typename stages_of<Scalar, ExecutionSpace, part<Net>>::list;
+  using stage_list =
+      typename Inner::template stage_list<LayerRange<part<Net>>, Scalar, ExecutionSpace>;
   template <class Net>
   static constexpr std::size_t first_stage = stage_count_of<before<Net>>;
   template <class Net>
@@ -81,14 +97,23 @@ struct PipelineStage {
   static constexpr std::size_t state_offset = StageChain<
       float, Kokkos::DefaultHostExecutionSpace,
       typename stages_of<float, Kokkos::DefaultHostExecutionSpace, before<Net>>::list>::state_count;
-  static constexpr bool holds_alone = true;
+  /// Whole stages are held by their rank alone; split ones by the stage's ranks as Inner
+  /// says.
+  static constexpr bool holds_alone = std::is_same_v<Inner, Whole>;
 
+  // Pipeline checks the cuts (check_cuts) before any stage is made; the inner placement
+  // checks the stage's layers.
   template <class Net>
   static constexpr bool check() {
-    return true; // Pipeline checks the cuts (check_cuts) before any stage is made
+    if constexpr (requires { Inner::template check_part<LayerRange<part<Net>>>(); }) {
+      return Inner::template check_part<LayerRange<part<Net>>>();
+    } else {
+      return Inner::template check<LayerRange<part<Net>>>();
+    }
   }
   static std::string name() {
-    return "PipelineStage<" + std::to_string(K) + " of " + std::to_string(CutsT::count + 1) + ">";
+    return "PipelineStage<" + std::to_string(K) + " of " + std::to_string(CutsT::count + 1) +
+           (std::is_same_v<Inner, Whole> ? "" : ", " + Inner::name()) + ">";
   }
 };
 

@@ -41,10 +41,11 @@ public:
                 "loom::SpatialParallel, loom::TensorParallel: the model's memory space must be "
                 "host accessible (GPU-aware communication is not supported yet)");
 
-  /// The ranks of `env`'s communicator; there must be exactly Ranks of them (the same error
-  /// on every rank otherwise: each rank sees the same size, so none waits for another).
-  SplitRuntime(Environment const& env, std::size_t bucket_bytes, bool overlap)
-      : comm_(checked(env))
+  /// The ranks of `comm` (env.comm(), or one axis of a Hybrid's grid); there must be exactly
+  /// Ranks of them (the same error on every rank otherwise: each rank sees the same size, so
+  /// none waits for another).
+  SplitRuntime(Comm comm, std::size_t bucket_bytes, bool overlap)
+      : comm_(checked(std::move(comm)))
       , group_(comm_)
       , sync_(comm_, plan_buckets(partial_ranges(probe_map()), bucket_bytes / sizeof(Scalar)),
               overlap) {}
@@ -118,8 +119,7 @@ public:
   }
 
 private:
-  static Comm checked(Environment const& env) {
-    Comm comm(env);
+  static Comm checked(Comm comm) {
     if (std::size_t(comm.size()) != Ranks) {
       fail_collective("loom::" + Strategy::name() + " splits every sample over exactly " +
                       std::to_string(Ranks) + " processes; this run has " +

@@ -225,6 +225,12 @@ struct TensorPlacement {
     return true;
   }
 
+  /// A part of a network (a pipeline stage) may hold no Dense: it runs whole on every rank.
+  template <class Part>
+  static constexpr bool check_part() {
+    return walk<Part>::valid;
+  }
+
   static std::string name() { return "TensorParallel<" + std::to_string(Ranks) + ">"; }
 };
 
