@@ -169,10 +169,11 @@ struct DoubleWork {
 /// differences grow with training, so this is the exact check). SingleProcess accumulates
 /// the batch in `serial_parts` micro-batches (a pipeline's with batch norm); where those are
 /// replicas' rows, batch norm's running statistics are the first replica's, which the serial
-/// run does not have (`states`: false).
+/// run does not have (`states`: false). `options` are the strategy's.
 template <class Net, class Strategy>
 void check_split_training(std::string const& what, double momentum, std::size_t steps = 10,
-                          std::size_t batch = 4, std::size_t serial_parts = 1, bool states = true) {
+                          std::size_t batch = 4, std::size_t serial_parts = 1, bool states = true,
+                          typename Strategy::options options = {}) {
   using Serial = SingleProcess::runtime<Net, ExecutionSpace, double>;
   using Split = typename Strategy::template runtime<Net, ExecutionSpace, double>;
   using In = typename Net::input_shape;
@@ -197,7 +198,7 @@ void check_split_training(std::string const& what, double momentum, std::size_t 
 
   Serial serial_runtime;
   auto serial = serial_runtime.make_model(9);
-  Split split_runtime(env, {});
+  Split split_runtime(env, options);
   auto split = split_runtime.make_model(9);
   split_runtime.start(split, batch);
   SGD::state<double, ExecutionSpace> serial_sgd(Serial::model_type::num_parameters,

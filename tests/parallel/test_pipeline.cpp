@@ -116,6 +116,14 @@ struct ExactTraining {
     cnn<schedule::OneFOneB, 1>(6);
     cnn<schedule::OneFOneB, 3>(7);
     cnn<schedule::GPipe, 8>(9);
+    // Recomputing the activations changes nothing but memory and time (batch norm's
+    // running statistics are updated once per micro-batch).
+    using Recomputed = Pipeline<typename MlpCuts<P>::type, MicroBatches<4>>;
+    test::check_split_training<Mlp, Recomputed>("the MLP, recomputed", 0.9, 20, 10, 1, true,
+                                                {.recompute = true});
+    using RecomputedCnn = Pipeline<typename CnnCuts<P>::type, MicroBatches<3>, schedule::GPipe>;
+    test::check_split_training<Cnn, RecomputedCnn>("the CNN, recomputed", 0.9, 20, 7, 3, true,
+                                                   {.recompute = true});
     // Without momentum too (plain SGD steps each stage's parameters).
     test::check_split_training<Mlp, Pipeline<typename MlpCuts<P>::type, MicroBatches<3>>>(
         "the MLP, plain SGD", 0.0, 5, 9);

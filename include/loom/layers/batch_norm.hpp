@@ -160,6 +160,7 @@ public:
     Scalar* running_var = running_var_.data();
     Scalar const momentum = static_cast<Scalar>(Momentum.value);
     Scalar const epsilon = static_cast<Scalar>(Epsilon.value);
+    bool const update = ctx.update_states;
     if (ctx.training) {
       // Per channel, one thread sums its values sample by sample, in a fixed order (the
       // result does not depend on the number of threads): Σx, then Σ(x − μ)², each summed
@@ -188,8 +189,10 @@ public:
             Scalar const unbiased = count > Scalar(1) ? squares / (count - Scalar(1)) : variance;
             stats[c] = mean;
             stats[channels + c] = Scalar(1) / math::sqrt(variance + epsilon);
-            running_mean[c] = (Scalar(1) - momentum) * running_mean[c] + momentum * mean;
-            running_var[c] = (Scalar(1) - momentum) * running_var[c] + momentum * unbiased;
+            if (update) {
+              running_mean[c] = (Scalar(1) - momentum) * running_mean[c] + momentum * mean;
+              running_var[c] = (Scalar(1) - momentum) * running_var[c] + momentum * unbiased;
+            }
           });
     } else {
       Kokkos::parallel_for(

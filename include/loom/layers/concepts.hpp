@@ -150,6 +150,8 @@ template <class Scalar>
 struct PassContext {
   std::size_t batch = 0;           ///< rows in this pass
   bool training = false;           ///< dropout active, batch statistics in use
+  bool update_states = true;       ///< training updates running statistics (not when a
+                                   ///< pass is recomputed)
   std::uint64_t seed = 0;          ///< the model's seed
   std::uint64_t step = 0;          ///< training steps taken: the dropout stream
   std::uint64_t sample_offset = 0; ///< global index of row 0 (a rank's slice of a batch)

@@ -439,6 +439,18 @@ public:
   /// Global index of the first row of the batches given to forward(): a data-parallel rank
   /// passes its offset in the global batch so that dropout masks match serial training.
   void set_sample_offset(std::uint64_t offset) { sample_offset_ = offset; }
+  /// \brief Whether a training forward() updates running statistics (batch norm's); off
+  ///        while a pass is run again for its activations (a pipeline's recomputation).
+  void set_update_states(bool on) { update_states_ = on; }
+  /// \brief Bytes the workspace holds now: every activation slot's activations and the
+  ///        buffers the slots share (gradients passed between stages, scratch).
+  std::size_t workspace_bytes() const {
+    std::size_t values = shared_.extent(0);
+    for (auto const& slot : slots_) {
+      values += slot.activations.extent(0);
+    }
+    return values * sizeof(Scalar);
+  }
 
   /// Runs the forward pass on a batch (rows = samples, input_shape::size columns) and returns
   /// the network's output, batch × output_shape::size, valid until the next forward().
@@ -641,6 +653,7 @@ private:
     PassContext<Scalar> ctx;
     ctx.batch = batch_;
     ctx.training = training_;
+    ctx.update_states = update_states_;
     ctx.seed = seed_;
     ctx.step = step_;
     ctx.sample_offset = sample_offset_;
@@ -779,6 +792,7 @@ private:
   std::uint64_t seed_ = 0;
   std::uint64_t step_ = 0;
   std::uint64_t sample_offset_ = 0;
+  bool update_states_ = true;
   bool training_ = true;
   bool input_gradient_enabled_ = false;
   Shard shard_;

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -264,6 +265,15 @@ private:
   std::size_t rows_ = 0;
   bool evaluating_ = false;
 };
+/// \brief Where a pipeline stage's time went (PipelineRuntime::times()).
+struct PipelineTimes {
+  double step = 0;       ///< seconds in steps
+  double wait = 0;       ///< of which waiting for messages
+  std::size_t steps = 0; ///< steps taken
+  /// The share of the steps' time the stage waited (its bubble).
+  double idle_share() const { return step > 0 ? wait / step : 0.0; }
+};
+
 /// \brief Pipeline's runtime: stage s of the network on rank s of the stages' communicator,
 ///        its layers whole (Inner = loom::Whole, InnerComm = comm::Self) or split by Inner
 ///        over the ranks of InnerComm (Hybrid<Pipeline<...>, TensorParallel<P>>). Along a
@@ -293,10 +303,11 @@ public:
       : PipelineRuntime(Comm(env), opts) {}
   /// The ranks of `stages`, one per stage; each stage's layers split over the ranks of
   /// `inner` (one axis of a Hybrid's grid each).
-  PipelineRuntime(Comm stages, options const&, InnerComm inner = InnerComm())
+  PipelineRuntime(Comm stages, options const& opts, InnerComm inner = InnerComm())
       : comm_(checked(std::move(stages)))
       , inner_(std::move(inner))
-      , group_(inner_) {}
+      , group_(inner_)
+      , recompute_(opts.recompute) {}
   PipelineRuntime(PipelineRuntime const&) = delete; // the model points at comm_
   PipelineRuntime& operator=(PipelineRuntime const&) = delete;
 
@@ -315,8 +326,19 @@ public:
   template <class Optimizer, class Work>
   LossValue step(model_type& model, Optimizer& optimizer, Work& work) {
     model.begin_step();
-    return model.with_stage([&](auto& stage) { return run(model, stage, optimizer, work); });
+    auto const begin = std::chrono::steady_clock::now();
+    LossValue const loss =
+        model.with_stage([&](auto& stage) { return run(model, stage, optimizer, work); });
+    times_.step += seconds_since(begin);
+    ++times_.steps;
+    return loss;
   }
+
+  /// Where this stage's time went since the start (or reset_times()): the steps' wall time,
+  /// and the part of it spent waiting for activations and gradients to arrive and leave
+  /// (the pipeline's bubble and its messages).
+  PipelineTimes const& times() const { return times_; }
+  void reset_times() { times_ = {}; }
 
   int rank() const { return comm_.rank(); }
   int size() const { return comm_.size(); }
@@ -376,33 +398,72 @@ private:
       std::size_t const parts = std::min(Micro::count, rows);
       std::size_t const slots = pipeline_slots(one_f_one_b, p, s, parts);
       std::size_t const longest = (rows + parts - 1) / parts;
-      m.set_activation_slots(std::max(slots, slots_));
-      slots_ = std::max(slots, slots_);
+      // Recomputing, the stage keeps only its micro-batches' inputs (inputs_): one slot of
+      // activations, run again before each backward whose forward is not the last one run.
+      std::size_t const model_slots = recompute_ ? 1 : slots;
+      m.set_activation_slots(std::max(model_slots, slots_));
+      slots_ = std::max(model_slots, slots_);
       grow(inputs_, slots * longest * in);
       grow(sent_gradients_, first ? 0 : slots * longest * in);
       grow(output_gradients_, last ? slots * longest * out : 0);
+      grow(received_gradients_, last ? 0 : slots * longest * out);
+      grow(outbox_, recompute_ && !last ? slots * longest * out : 0);
       forward_sends_.resize(std::max(forward_sends_.size(), slots));
       backward_sends_.resize(std::max(backward_sends_.size(), slots));
-      for (auto const op : pipeline_order(one_f_one_b, p, s, parts)) {
+      auto const ops = pipeline_order(one_f_one_b, p, s, parts);
+      // Each op's message is received into its own buffer (an F's input slot, a B's
+      // gradient slot), its receive posted while the op before it computes where the buffer
+      // is free by then.
+      auto const needs_message = [&](PipelineOp op) { return op.forward ? !first : !last; };
+      comm::Request ahead;
+      std::size_t posted = ops.size();
+      auto const post = [&](std::size_t i) {
+        if (i >= ops.size() || posted == i || !needs_message(ops[i])) {
+          return;
+        }
+        auto const mb = micro_batch(rows, parts, ops[i].micro_batch);
+        std::size_t const slot = ops[i].micro_batch % slots;
+        ahead =
+            ops[i].forward
+                ? comm_.irecv(
+                      std::span<Scalar>(inputs_.data() + slot * longest * in, mb.count * in),
+                      int(s - 1), model_type::activation_tag)
+                : comm_.irecv(std::span<Scalar>(received_gradients_.data() + slot * longest * out,
+                                                mb.count * out),
+                              int(s + 1), model_type::gradient_tag);
+        posted = i;
+      };
+      std::size_t resident = parts; // the micro-batch whose activations slot 0 holds
+      for (std::size_t i = 0; i < ops.size(); ++i) {
+        auto const op = ops[i];
         auto const mb = micro_batch(rows, parts, op.micro_batch);
         std::size_t const slot = op.micro_batch % slots;
         std::span<std::size_t const> const mine = samples.subspan(mb.first, mb.count);
+        Scalar* const x = inputs_.data() + slot * longest * in;
         m.set_step(step + w);
         m.set_sample_offset(work.first_sample(w) + range.begin + mb.first);
-        m.select_slot(slot);
+        m.select_slot(recompute_ ? 0 : slot);
+        if (needs_message(op)) {
+          post(i);
+          waited([&] { ahead.wait(); });
+        }
+        // The next F's input slot is free unless this op is the backward that still reads it.
+        auto const& next = i + 1 < ops.size() ? ops[i + 1] : op;
+        bool const next_free =
+            !(next.forward && !op.forward && op.micro_batch + slots == next.micro_batch);
+        if (next_free) {
+          post(i + 1);
+        }
         if (op.forward) {
-          forward_sends_[slot].wait(); // the slot's last activations have left
-          Scalar* const x = inputs_.data() + slot * longest * in;
+          waited([&] { forward_sends_[slot].wait(); }); // the slot's last activations left
           std::optional<decltype(work.gather(mine))> batch;
           if (first) {
             batch.emplace(work.gather(mine));
             kernels::copy(m.space(), VectorSlice<Scalar, memory_space>(x, mb.count * in),
                           VectorSlice<Scalar const, memory_space>(batch->x.data(), mb.count * in));
-          } else {
-            comm_.irecv(std::span<Scalar>(x, mb.count * in), int(s - 1), model_type::activation_tag)
-                .wait();
           }
           auto const y = m.forward(MatrixSlice<Scalar, memory_space>(x, mb.count, in));
+          resident = op.micro_batch;
           if (last) {
             if (!batch) {
               batch.emplace(work.gather(mine));
@@ -413,26 +474,36 @@ private:
                               output_gradients_.data() + slot * longest * out, mb.count * out),
                           m.output_gradient());
           } else {
+            Scalar const* sent = y.data();
+            if (recompute_) {
+              // Slot 0's output is overwritten by the next pass: send a copy.
+              Scalar* const copy = outbox_.data() + slot * longest * out;
+              kernels::copy(m.space(), VectorSlice<Scalar, memory_space>(copy, mb.count * out),
+                            VectorSlice<Scalar const, memory_space>(y.data(), mb.count * out));
+              sent = copy;
+            }
             fence(m.space(), "loom::Pipeline: activations");
-            forward_sends_[slot] = comm_.isend(std::span<Scalar const>(y.data(), mb.count * out),
+            forward_sends_[slot] = comm_.isend(std::span<Scalar const>(sent, mb.count * out),
                                                int(s + 1), model_type::activation_tag);
           }
         } else {
-          auto const dy = m.output_gradient();
-          if (last) {
-            kernels::copy(m.space(), dy,
-                          VectorSlice<Scalar const, memory_space>(
-                              output_gradients_.data() + slot * longest * out, mb.count * out));
-          } else {
-            comm_
-                .irecv(std::span<Scalar>(dy.data(), mb.count * out), int(s + 1),
-                       model_type::gradient_tag)
-                .wait();
+          if (recompute_ && resident != op.micro_batch) {
+            // The forward again, from the kept input, with the same dropout masks; batch
+            // norm's running statistics are not updated twice.
+            m.set_update_states(false);
+            m.forward(MatrixSlice<Scalar, memory_space>(x, mb.count, in));
+            m.set_update_states(true);
+            resident = op.micro_batch;
           }
+          auto const dy = m.output_gradient();
+          Scalar const* source = last ? output_gradients_.data() + slot * longest * out
+                                      : received_gradients_.data() + slot * longest * out;
+          kernels::copy(m.space(), dy,
+                        VectorSlice<Scalar const, memory_space>(source, mb.count * out));
           m.backward(accumulate ? Scalar(1) : Scalar(0));
           accumulate = true;
           if (!first) {
-            backward_sends_[slot].wait();
+            waited([&] { backward_sends_[slot].wait(); });
             Scalar* const dx = sent_gradients_.data() + slot * longest * in;
             kernels::copy(m.space(), VectorSlice<Scalar, memory_space>(dx, mb.count * in),
                           m.input_gradient());
@@ -441,14 +512,17 @@ private:
                                                 int(s - 1), model_type::gradient_tag);
           }
         }
+        post(i + 1); // if its buffer was in use until now
       }
       // Every message of this batch has left before its buffers may grow for the next.
-      for (auto& request : forward_sends_) {
-        request.wait();
-      }
-      for (auto& request : backward_sends_) {
-        request.wait();
-      }
+      waited([&] {
+        for (auto& request : forward_sends_) {
+          request.wait();
+        }
+        for (auto& request : backward_sends_) {
+          request.wait();
+        }
+      });
     }
     m.set_step(step + work.micro_batches());
     if (!accumulate) {
@@ -498,6 +572,16 @@ private:
     }
   }
 
+  template <class F>
+  void waited(F&& f) {
+    auto const begin = std::chrono::steady_clock::now();
+    f();
+    times_.wait += seconds_since(begin);
+  }
+  static double seconds_since(std::chrono::steady_clock::time_point begin) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  }
+
   LossValue from_last_stage(LossValue const& local, bool last) {
     std::array<double, 5> values{};
     if (last) {
@@ -538,10 +622,14 @@ private:
   InnerComm inner_;
   CommGroup<InnerComm, Scalar> group_;
   ReplicaAxis<Scalar>* replicas_ = nullptr;
+  bool recompute_;
   std::size_t slots_ = 1;
+  PipelineTimes times_;
   // Per slot: the micro-batch's input (received or gathered; kept for backward), the
-  // input gradient sent back, the loss gradient kept until backward (last stage).
-  Vector<Scalar, memory_space> inputs_, sent_gradients_, output_gradients_;
+  // input gradient sent back, the loss gradient kept until backward (last stage), the
+  // output gradient received (other stages), the activations sent (when recomputing).
+  Vector<Scalar, memory_space> inputs_, sent_gradients_, output_gradients_, received_gradients_,
+      outbox_;
   std::vector<comm::Request> forward_sends_, backward_sends_;
 };
 
@@ -606,9 +694,16 @@ struct Pipeline {
            Schedule::name + ", " + Comm::name() + ">";
   }
 
-  /// \brief Runtime options (TrainerOptions::parallel): none.
-  struct options {};
-  static std::string describe(options const&) { return "none"; }
+  /// \brief Runtime options (TrainerOptions::parallel).
+  struct options {
+    /// Keep only each micro-batch's stage input and run its forward again before its
+    /// backward (activation recomputation): one micro-batch's activations per stage instead
+    /// of one per micro-batch in flight, for about one more forward pass of time.
+    bool recompute = false;
+  };
+  static std::string describe(options const& o) {
+    return std::string("recompute=") + (o.recompute ? "true" : "false");
+  }
 
   template <class Net, class ExecutionSpace, class Scalar = float>
   using runtime = detail::PipelineRuntime<Pipeline, Net, ExecutionSpace, Scalar>;

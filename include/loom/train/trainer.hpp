@@ -155,6 +155,8 @@ public:
 
   model_type& model() { return model_; }
   model_type const& model() const { return model_; }
+  /// The strategy at work on this rank (e.g. a Pipeline's times()).
+  runtime_type& runtime() { return runtime_; }
   optimizer_state& optimizer() { return optimizer_; }
   options_type const& options() const { return options_; }
   TrainingState const& state() const { return state_; }
