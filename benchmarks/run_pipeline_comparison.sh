@@ -42,4 +42,4 @@ for ((k = 0; k < repeats; ++k)); do
     "${two[@]}" "$bin" --mode deep --strategy "$strategy" | tee -a "$out"
   done
 done
-python3 "$root/benchmarks/plot_pipeline.py" "$out" "$root/docs/img"
+/usr/bin/python3 "$root/benchmarks/plot_pipeline.py" "$out" "$root/docs/img"

@@ -1,7 +1,7 @@
 // Pipeline's bubble and memory, and the strategies on a deep MLP:
 //
 //   mpiexec -n 2 benchmarks/pipeline_throughput --mode bubble --schedule gpipe|1f1b
-//       --micro M [--recompute 1] [--batch 256] [--steps 10]
+//       --micro M [--recompute 1] [--batch 256] [--steps 40]
 //     an MLP of 8 × Dense<512> cut in two equal stages, M = 1, 2, 4, 8 or 16 micro-batches:
 //     each stage's share of a step spent waiting for messages (its bubble) against the model
 //     (p − 1)/(M + p − 1), seconds per step, and the workspace (activations kept for
@@ -242,7 +242,7 @@ int main(int argc, char* argv[]) {
       }
     }
     if (o.mode == "bubble") {
-      o.steps = o.steps == 0 ? 10 : o.steps;
+      o.steps = o.steps == 0 ? 40 : o.steps;
       bool const gpipe = o.schedule == "gpipe";
       Result const r = gpipe ? bubble_of<loom::schedule::GPipe>(env, o)
                              : bubble_of<loom::schedule::OneFOneB>(env, o);

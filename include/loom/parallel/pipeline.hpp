@@ -658,6 +658,13 @@ private:
 /// accumulate), not one on the whole batch. Evaluation and predict() run each batch through
 /// the stages whole; every rank receives the output.
 ///
+/// options::recompute keeps only each micro-batch's stage input and runs its forward again
+/// before its backward: one micro-batch's activations per stage instead of one per
+/// micro-batch in flight, for about a third more compute. runtime().times() says how much of
+/// a stage's step went to waiting (its bubble, about (p − 1)/(M + p − 1) of it). Within
+/// Hybrid, Pipeline runs across the rows of a grid with TensorParallel splitting each stage,
+/// or within each row of a DataParallel grid.
+///
 /// Checked at compile time: cuts that do not increase, lie outside the network, fall
 /// between a layer and the activation fused into it, or leave a stage with nothing to
 /// compute are compile errors naming the cut. A Residual is one layer: a cut never falls
