@@ -26,8 +26,10 @@ def records(path):
 def main(path, out):
     rows = list(records(path))
     idle = defaultdict(list)
+    batch = "?"
     for r in rows:
         if r["mode"] == "bubble" and r["recompute"] == "0":
+            batch = r["batch"]
             stages = [float(v) for v in r["idle"].split(",")]
             idle[(r["schedule"], int(r["micro"]))].append(stages)
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -41,9 +43,9 @@ def main(path, out):
     ax.set_xscale("log", base=2)
     ax.set_xticks(micro)
     ax.set_xticklabels([str(m) for m in micro])
-    ax.set_xlabel("micro-batches M (batch 256)")
+    ax.set_xlabel(f"micro-batches M (batch {batch})")
     ax.set_ylabel("share of the step waiting")
-    ax.set_title("Pipeline bubble, 2 stages of 4 × Dense<512>")
+    ax.set_title("Pipeline bubble, 2 stages of 4 × Dense<512> (stage 1 adds Dense<10> and the loss)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(f"{out}/pipeline_bubble.png", dpi=110)

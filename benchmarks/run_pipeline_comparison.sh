@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Pipeline on 2 ranks (benchmarks/parallel/pipeline_throughput.cpp): the bubble of GPipe and
-# 1F1B against (p − 1)/(M + p − 1) for M = 1, 2, 4, 8, 16, with and without activation
-# recomputation, and the 16 × Dense<2048> MLP under SingleProcess, DataParallel,
-# TensorParallel<2> and Pipeline<Cuts<16>, MicroBatches<4>>. Every rank runs one thread.
+# 1F1B against (p − 1)/(M + p − 1) for M = 1, 2, 4, 8, 16 (batch 1024), with and without
+# activation recomputation, and the 16 × Dense<2048> MLP under SingleProcess, DataParallel,
+# TensorParallel<2> and Pipeline<Cuts<16>, MicroBatches<4>>, and example 07's CNN on 4 ranks
+# (oversubscribed on fewer cores) under its Hybrid and each pure strategy. Every rank runs one
+# thread.
 # Writes pipeline_results.txt in the build directory and draws docs/img/pipeline_bubble.png
 # and docs/img/deep_mlp.png (python3-matplotlib). Results in docs/benchmarks.md.
 #
@@ -33,13 +35,17 @@ for ((k = 0; k < repeats; ++k)); do
     for micro in 1 2 4 8 16; do
       for recompute in 0 1; do
         "${two[@]}" "$bin" --mode bubble --schedule "$schedule" --micro "$micro" \
-          --recompute "$recompute" | tee -a "$out"
+          --recompute "$recompute" --batch 1024 --steps 20 | tee -a "$out"
       done
     done
   done
   "$bin" --mode deep --strategy single | tee -a "$out"
   for strategy in data tensor pipeline; do
     "${two[@]}" "$bin" --mode deep --strategy "$strategy" | tee -a "$out"
+  done
+  "$bin" --mode grid --strategy single --steps 20 | tee -a "$out"
+  for strategy in hybrid data tensor pipeline replicated-pipeline; do
+    mpiexec --oversubscribe -n 4 "$bin" --mode grid --strategy "$strategy" --steps 20 | tee -a "$out"
   done
 done
 /usr/bin/python3 "$root/benchmarks/plot_pipeline.py" "$out" "$root/docs/img"

@@ -51,6 +51,7 @@
 #include <loom/optim/sgd.hpp>
 #include <loom/parallel/data_parallel.hpp>
 #include <loom/parallel/hybrid.hpp>
+#include <loom/parallel/local_sgd.hpp>
 #include <loom/parallel/pipeline.hpp>
 #include <loom/parallel/single_process.hpp>
 #include <loom/parallel/spatial_parallel.hpp>

@@ -44,8 +44,10 @@
 //     w.check(loss, m)                  called with the step's loss summed over ranks, before
 //                                       anything changes; throws to stop every rank together
 //     w.lr(), w.clip_norm()             the step's learning rate and clipping norm (0: off)
+//     w.ends_epoch() (optional)         whether the step ends an epoch (LocalSGD averages then)
 //
-//   Models: SingleProcess, DataParallel<Comm, Compression>, SpatialParallel<P, Comm>,
+//   Models: SingleProcess, DataParallel<Comm, Compression>, LocalSGD<Comm, Compression> (whose
+//   replicas train apart and are averaged every few steps), SpatialParallel<P, Comm>,
 //   TensorParallel<P, Comm>, Pipeline<Cuts, MicroBatches, Schedule, Comm> (whose step runs
 //   its schedule and whose model_type is the rank's stage behind a whole network's interface),
 //   Hybrid<A, B> (two of them on a grid of processes; its runtime is built from the

@@ -40,7 +40,8 @@ constexpr bool check_communicator() {
   if constexpr (!comm::Communicator<Comm>) {
     using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_communicator<Comm>));
     static_assert(comm::Communicator<Comm>,
-                  "loom::DataParallel<Comm, Compression>: Comm must be a communicator policy such "
+                  "loom::DataParallel<Comm, Compression>, LocalSGD<Comm, Compression>: Comm must "
+                  "be a communicator policy such "
                   "as loom::comm::Mpi, comm::Ring, comm::RecursiveHalving or comm::Self");
     return false;
   }
@@ -52,7 +53,8 @@ constexpr bool check_compression() {
     using show [[maybe_unused]] = decltype(sizeof(loom_error_not_a_compression<Compression>));
     static_assert(
         requires { typename Compression::compression_type; },
-        "loom::DataParallel<Comm, Compression>: Compression must be a compression policy "
+        "loom::DataParallel<Comm, Compression>, LocalSGD<Comm, Compression>: Compression must be a "
+        "compression policy "
         "such as loom::comm::NoCompression, comm::Fp16, comm::Int8 or comm::TopK<0.01>");
     return false;
   }

@@ -387,6 +387,9 @@ public:
     auto const layout = runtime_.layout(model_);
     io::detail::restore_model(model_, restored.model, layout);
     io::detail::restore_optimizer(optimizer_, restored.optimizer, layout);
+    if constexpr (requires { runtime_.parameters_replaced(model_); }) {
+      runtime_.parameters_replaced(model_);
+    }
     state_ = restored.record.position;
     schedule_length_ = restored.record.schedule_length;
     lr_scale_ = restored.record.lr_scale;
@@ -580,6 +583,7 @@ private:
     }
     double lr() const { return rate; }
     double clip_norm() const { return trainer.options_.clip_norm; }
+    bool ends_epoch() const { return last == plan.num_batches(); }
   };
 
   // One optimizer step over global batches [first, last) of the plan, as the strategy runs it.

@@ -73,6 +73,8 @@ public:
     }
     sync_->finish(gradients);
   }
+  /// Drops what the compression policy keeps between sums (comm::TopK's unsent remainder).
+  void reset_compression() { sync_.reset(); }
   void start_combine(LossValue const& local) override { loss_.start(local); }
   LossValue finish_combine() override { return loss_.finish(); }
   void sum(std::span<double> values) override { comm_.all_reduce(values, comm::ReduceOp::sum); }

@@ -12,6 +12,9 @@
 //   R::local_gradients                        whether backward's gradients are complete as
 //                                             they are, so that a linear update (SGD without
 //                                             momentum) can be written by backward itself
+//   r.trains_apart() (optional)               true where each rank trains its own replica on
+//                                             its rows (LocalSGD): the loss is then the mean
+//                                             over this rank's rows, not the global batch's
 //
 // A strategy with a step of another shape (a pipeline's schedule) writes its own.
 
@@ -29,9 +32,15 @@ namespace loom::detail {
 template <class Runtime, class Model, class OptimizerState, class Work>
 LossValue standard_step(Runtime& runtime, Model& model, OptimizerState& optimizer, Work& work) {
   std::size_t const micro_batches = work.micro_batches();
-  std::size_t rows_total = 0;
+  std::size_t rows_total = 0, rows_here = 0;
   for (std::size_t m = 0; m < micro_batches; ++m) {
     rows_total += work.samples(m).size();
+    rows_here += runtime.shard(work.samples(m).size()).size();
+  }
+  if constexpr (requires { runtime.trains_apart(); }) {
+    if (runtime.trains_apart()) {
+      rows_total = rows_here;
+    }
   }
   double const lr = work.lr();
   model.train();
