@@ -3,12 +3,14 @@
 // replicas' parameters are averaged every --period steps (and at each epoch's end) instead of
 // all-reducing gradients every step. --warmup W trains the first W steps data-parallel
 // (post-local SGD). Prints how many bytes each rank all-reduced against what DataParallel
-// would have for the same steps. Only rank 0 prints; every rank exits non-zero below
-// --min-accuracy (default 0.88).
+// would have for the same steps. --strategy elastic trains with elastic averaging (EASGD)
+// instead: every --period steps each replica is pulled toward a centre variable by --alpha,
+// the centre toward the replicas, and the centre is what is evaluated. Only rank 0 prints;
+// every rank exits non-zero below --min-accuracy (default 0.88).
 //
-//   mpiexec -n 2 08_local_sgd [--epochs 10] [--batch 64] [--lr 0.05] [--period 8]
-//       [--warmup 0] [--average-state 0] [--compression none|fp16] [--train-limit N]
-//       [--checkpoint DIR] [--log FILE] [--min-accuracy 0.88]
+//   mpiexec -n 2 08_local_sgd [--strategy local|elastic] [--epochs 10] [--batch 64]
+//       [--lr 0.05] [--period 8] [--warmup 0] [--average-state 0] [--compression none|fp16]
+//       [--alpha 0] [--train-limit N] [--checkpoint DIR] [--log FILE] [--min-accuracy 0.88]
 
 #include <loom/loom.hpp>
 
@@ -22,12 +24,22 @@ using Net = loom::Sequential<loom::Input<784>, loom::Dense<512>, loom::ReLU, loo
 
 struct Options {
   std::size_t epochs = 10, batch = 64, train_limit = 0, period = 8, warmup = 0;
-  double lr = 0.05, min_accuracy = 0.88;
+  double lr = 0.05, min_accuracy = 0.88, alpha = 0;
   bool average_state = false;
-  std::string compression = "none", checkpoint, log;
+  std::string strategy = "local", compression = "none", checkpoint, log;
 };
 
-template <class Compression>
+template <class Strategy>
+typename Strategy::options strategy_options(Options const& o) {
+  if constexpr (requires { typename Strategy::compression_type; }) {
+    return {
+        .period = o.period, .warmup_steps = o.warmup, .average_optimizer_state = o.average_state};
+  } else {
+    return {.period = o.period, .alpha = o.alpha};
+  }
+}
+
+template <class Strategy>
 int run(loom::Environment& env, Options const& o) {
   auto train = loom::data::fashion_mnist(env, "train");
   auto test = loom::data::fashion_mnist(env, "test");
@@ -36,16 +48,13 @@ int run(loom::Environment& env, Options const& o) {
   }
   loom::data::standardize(train, test);
 
-  using Strategy = loom::LocalSGD<loom::comm::Mpi, Compression>;
   using Trainer = loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD, Strategy>;
   Trainer trainer(env, {.batch = o.batch,
                         .lr = o.lr,
                         .optimizer = {.momentum = 0.9, .nesterov = true},
                         .schedule = loom::LrSchedule::cosine(),
                         .seed = 42,
-                        .parallel = {.period = o.period,
-                                     .warmup_steps = o.warmup,
-                                     .average_optimizer_state = o.average_state}});
+                        .parallel = strategy_options<Strategy>(o)});
   if (env.is_root()) {
     std::cout << trainer.model().summary() << Strategy::name() << " over " << env.size()
               << " ranks (" << Strategy::describe(trainer.options().parallel)
@@ -58,7 +67,7 @@ int run(loom::Environment& env, Options const& o) {
   trainer.fit(train, loom::epochs(o.epochs), loom::callbacks::validation(test),
               loom::callbacks::progress(), loom::callbacks::checkpoint(o.checkpoint),
               loom::callbacks::metrics_log(o.log));
-  auto const result = trainer.evaluate(test); // the average of the replicas, on every rank
+  auto const result = trainer.evaluate(test); // the replicas' average or centre, on every rank
   auto const traffic = trainer.runtime().traffic();
   if (env.is_root()) {
     double const mib = 1024.0 * 1024.0;
@@ -83,7 +92,11 @@ int main(int argc, char* argv[]) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string const key = argv[i], value = argv[i + 1];
-    if (key == "--epochs")
+    if (key == "--strategy")
+      o.strategy = value;
+    else if (key == "--alpha")
+      o.alpha = std::stod(value);
+    else if (key == "--epochs")
       o.epochs = std::stoul(value);
     else if (key == "--batch")
       o.batch = std::stoul(value);
@@ -111,10 +124,16 @@ int main(int argc, char* argv[]) {
     }
   }
   return env.run([&] {
-    if (o.compression == "none") {
-      return run<loom::comm::NoCompression>(env, o);
+    if (o.strategy == "elastic") {
+      return run<loom::ElasticAveraging<loom::comm::Mpi>>(env, o);
+    } else if (o.strategy != "local") {
+      std::fprintf(stderr, "08_local_sgd: --strategy is local or elastic, not %s\n",
+                   o.strategy.c_str());
+      return 2;
+    } else if (o.compression == "none") {
+      return run<loom::LocalSGD<loom::comm::Mpi>>(env, o);
     } else if (o.compression == "fp16") {
-      return run<loom::comm::Fp16>(env, o);
+      return run<loom::LocalSGD<loom::comm::Mpi, loom::comm::Fp16>>(env, o);
     }
     std::fprintf(stderr, "08_local_sgd: --compression is none or fp16, not %s\n",
                  o.compression.c_str());

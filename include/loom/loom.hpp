@@ -50,6 +50,7 @@
 #include <loom/optim/schedule.hpp>
 #include <loom/optim/sgd.hpp>
 #include <loom/parallel/data_parallel.hpp>
+#include <loom/parallel/elastic_averaging.hpp>
 #include <loom/parallel/hybrid.hpp>
 #include <loom/parallel/local_sgd.hpp>
 #include <loom/parallel/pipeline.hpp>

@@ -2,7 +2,9 @@
 // equals a hand-run of K replicas on their rows, averaged every period (optimizer state local
 // or averaged, a data-parallel warm-up first: post-local SGD); after every average all ranks
 // hold the same bits, and between averages they differ; through the Trainer its checkpoints
-// resume bit for bit and load under other strategies.
+// resume bit for bit and load under other strategies. ElasticAveraging: each replica and the
+// centre equal a hand-run of the elastic updates; the centre is what evaluation and
+// checkpoints see.
 
 #include <loom/loom.hpp>
 
@@ -258,6 +260,90 @@ TEST(local_sgd, a_period_of_zero_errs_on_every_rank) {
   }
 }
 
+// EASGD by hand: K replicas on their rows with their own SGD state, and every `period` steps
+// dᵢ = xᵢ − x̃, xᵢ −= α dᵢ, x̃ += α Σ dᵢ.
+TEST(elastic_averaging, replicas_and_centre_equal_the_updates_by_hand) {
+  Environment env;
+  comm::Mpi comm(env);
+  Samples const samples;
+  using Strategy = ElasticAveraging<>;
+  std::size_t const k = std::size_t(comm.size()), period = 3, steps = 8;
+  DoubleRuntime<Strategy> runtime(env, {.period = period});
+  EXPECT_DOUBLE_EQ(runtime.alpha(), 0.9 / double(k));
+  auto model = runtime.make_model(3);
+  runtime.start(model, batch);
+  SGD::state<double, ExecutionSpace> sgd(model.parameters().extent(0), {.momentum = 0.9});
+  auto work = samples.work(0, batch);
+  for (work.step = 0; work.step < steps; ++work.step) {
+    runtime.step(model, sgd, work);
+  }
+
+  using Serial = SingleProcess::runtime<Mlp, ExecutionSpace, double>;
+  Serial serial;
+  std::vector<Serial::model_type> replicas;
+  std::vector<SGD::state<double, ExecutionSpace>> states;
+  for (std::size_t r = 0; r < k; ++r) {
+    replicas.push_back(serial.make_model(3));
+    states.emplace_back(Serial::model_type::num_parameters, SGD::options{.momentum = 0.9});
+  }
+  auto centre = test::host_values(replicas[0].parameters());
+  double const alpha = 0.9 / double(k);
+  for (std::size_t s = 0; s < steps; ++s) {
+    for (std::size_t r = 0; r < k; ++r) {
+      auto const rows = data::BatchPlan::shard(batch, r, k);
+      auto w = samples.work(rows.begin, rows.size());
+      w.step = s;
+      serial.step(replicas[r], states[r], w);
+    }
+    if ((s + 1) % period == 0) {
+      std::vector<double> sum(centre.size(), 0.0);
+      for (auto& replica : replicas) {
+        auto x = test::host_values(replica.parameters());
+        auto host = Kokkos::create_mirror_view(replica.parameters());
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          double const d = x[i] - centre[i];
+          sum[i] += d;
+          host(i) = x[i] - alpha * d;
+        }
+        Kokkos::deep_copy(replica.parameters(), host);
+      }
+      for (std::size_t i = 0; i < centre.size(); ++i) {
+        centre[i] += alpha * sum[i];
+      }
+    }
+  }
+  std::string const where = "rank " + std::to_string(comm.rank()) + " of " + std::to_string(k);
+  EXPECT_LE(relative_difference(test::host_values(model.parameters()),
+                                test::host_values(replicas[std::size_t(comm.rank())].parameters())),
+            1e-12)
+      << where << ": the replica";
+  std::vector<double> const mine(runtime.centre().begin(), runtime.centre().end());
+  EXPECT_LE(relative_difference(mine, centre), 1e-12) << where << ": the centre";
+  EXPECT_TRUE(same_on_every_rank(comm, test::device_values(mine))) << "the centre";
+  // The centre takes the replica's place while f runs, and the replica comes back after.
+  auto const replica = test::host_values(model.parameters());
+  auto const seen =
+      runtime.with_model_parameters(model, [&] { return test::host_values(model.parameters()); });
+  EXPECT_EQ(seen, mine);
+  EXPECT_EQ(test::host_values(model.parameters()), replica);
+  if (k > 1) {
+    EXPECT_NE(replica, mine) << "two steps after the last update the replicas have moved";
+  }
+}
+
+TEST(elastic_averaging, a_pull_the_centre_would_overshoot_errs_on_every_rank) {
+  Environment env;
+  try {
+    DoubleRuntime<ElasticAveraging<>> runtime(env, {.alpha = 1.5});
+    FAIL() << "no error";
+  } catch (loom::Error const& e) {
+    EXPECT_NE(std::string(e.what()).find("loom::ElasticAveraging: period = 4, alpha = 1.5 over"),
+              std::string::npos)
+        << e.what();
+    EXPECT_TRUE(e.collective());
+  }
+}
+
 std::filesystem::path temporary(std::string const& name) {
   return std::filesystem::temp_directory_path() / ("loom_local_sgd_" + name + ".ckpt");
 }
@@ -300,6 +386,49 @@ TEST(local_sgd, trainer_checkpoints_resume_bit_for_bit_and_move_to_other_strateg
   comm.barrier();
   if (env.rank() == 0) {
     std::filesystem::remove(file);
+  }
+}
+
+// Through the Trainer: evaluation sees the centre; at an epoch's end the replicas restart from
+// it, so a checkpoint resumes bit for bit and loads elsewhere.
+TEST(elastic_averaging, trainer_evaluates_the_centre_and_resumes_bit_for_bit) {
+  Environment env;
+  comm::Mpi comm(env);
+  auto const data = test::synthetic_labels(150);
+  using Strategy = ElasticAveraging<>;
+  using Net = Sequential<Input<12>, Dense<16>, ReLU, Dense<4>>;
+  TrainerOptions<SGD, Strategy> options{.batch = 16,
+                                        .lr = 0.05,
+                                        .optimizer = {.momentum = 0.9},
+                                        .seed = 5,
+                                        .parallel = {.period = 2}};
+  Trainer<Net, SoftmaxCrossEntropy, SGD, Strategy, ExecutionSpace> trainer(env, options);
+  trainer.fit(data, epochs(2));
+  EXPECT_TRUE(same_on_every_rank(comm, trainer.model().parameters()));
+  auto const file = temporary("elastic");
+  trainer.save(file);
+  auto const saved = test::host_values(trainer.model().parameters());
+  Trainer<Net, SoftmaxCrossEntropy, SGD, Strategy, ExecutionSpace> resumed(env, options);
+  resumed.load(file);
+  trainer.fit(data, epochs(4));
+  resumed.fit(data, epochs(4));
+  EXPECT_EQ(test::host_values(resumed.model().parameters()),
+            test::host_values(trainer.model().parameters()));
+  Trainer<Net, SoftmaxCrossEntropy, SGD, SingleProcess, ExecutionSpace> serial(
+      {.batch = 16, .lr = 0.05, .optimizer = {.momentum = 0.9}, .seed = 5});
+  serial.load(file);
+  EXPECT_EQ(test::host_values(serial.model().parameters()), saved);
+  // The centre after 4 epochs is what evaluation on every rank and the serial copy see.
+  auto const moved = temporary("elastic_moved");
+  trainer.save(moved);
+  serial.load(moved);
+  auto const centre = trainer.evaluate(data), copy = serial.evaluate(data);
+  EXPECT_NEAR(centre.mean(), copy.mean(), 1e-6 * copy.mean());
+  EXPECT_LT(centre.mean(), std::log(4.0)) << "it learns";
+  comm.barrier();
+  if (env.rank() == 0) {
+    std::filesystem::remove(file);
+    std::filesystem::remove(moved);
   }
 }
 

@@ -46,8 +46,10 @@
 //     w.lr(), w.clip_norm()             the step's learning rate and clipping norm (0: off)
 //     w.ends_epoch() (optional)         whether the step ends an epoch (LocalSGD averages then)
 //
-//   Models: SingleProcess, DataParallel<Comm, Compression>, LocalSGD<Comm, Compression> (whose
-//   replicas train apart and are averaged every few steps), SpatialParallel<P, Comm>,
+//   Models: SingleProcess, DataParallel<Comm, Compression>, LocalSGD<Comm, Compression> and
+//   ElasticAveraging<Comm> (whose replicas train apart and meet every few steps; the latter's
+//   model is a centre variable, put in place by r.with_model_parameters(model, f) for
+//   evaluation and checkpoints), SpatialParallel<P, Comm>,
 //   TensorParallel<P, Comm>, Pipeline<Cuts, MicroBatches, Schedule, Comm> (whose step runs
 //   its schedule and whose model_type is the rank's stage behind a whole network's interface),
 //   Hybrid<A, B> (two of them on a grid of processes; its runtime is built from the

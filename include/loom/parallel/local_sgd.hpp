@@ -14,6 +14,7 @@
 #include <loom/optim/clip.hpp>
 #include <loom/parallel/concepts.hpp>
 #include <loom/parallel/data_parallel.hpp>
+#include <loom/parallel/detail/apart.hpp>
 #include <loom/parallel/detail/gradient_sync.hpp>
 #include <loom/parallel/detail/layout.hpp>
 #include <loom/parallel/detail/replicas.hpp>
@@ -88,76 +89,51 @@ struct LocalSGD {
            ", bucket_bytes=" + std::to_string(o.bucket_bytes);
   }
 
-  /// \brief What a rank passed to all-reduces (values × their size, before compression; the
-  ///        losses' few bytes a step not counted), and what DataParallel would have passed
-  ///        over the same steps (every step's gradients).
-  struct Traffic {
-    std::uint64_t bytes = 0;
-    std::uint64_t data_parallel_bytes = 0;
-  };
+  /// Bytes all-reduced (runtime::traffic()).
+  using Traffic = loom::Traffic;
 
   template <class Net, class ExecutionSpace, class Scalar = float>
-  class runtime {
+  class runtime
+      : public detail::ApartRuntime<LocalSGD, Comm, Compression, Net, ExecutionSpace, Scalar> {
+    using base = detail::ApartRuntime<LocalSGD, Comm, Compression, Net, ExecutionSpace, Scalar>;
+    static constexpr bool compressed = !std::is_same_v<Compression, comm::NoCompression>;
+
   public:
-    using model_type = Model<Net, ExecutionSpace, Scalar>;
-    static_assert(is_host_accessible<typename model_type::memory_space>,
-                  "loom::LocalSGD: the model's memory space must be host accessible (GPU-aware "
-                  "communication is not supported yet)");
-    /// A step's gradients are this rank's own, except in the warm-up; never written by
-    /// backward into the parameters, since the step's loss is summed over ranks first.
-    static constexpr bool local_gradients = false;
+    using base::size;
+    using typename base::model_type;
 
     runtime(Environment const& env, options const& opts)
-        : options_(checked(opts))
-        , replicas_(Comm(env), opts.bucket_bytes)
-        , bucket_bytes_(opts.bucket_bytes) {
-      sync_.emplace(replicas_.communicator(), detail::plan_buckets<model_type>(bucket_bytes_),
-                    true);
+        : base(env, checked(opts).bucket_bytes)
+        , options_(opts) {
+      restart_compression();
     }
-    runtime(runtime const&) = delete; // the synchronisers point at the communicator
-    runtime& operator=(runtime const&) = delete;
-
-    model_type make_model(std::uint64_t seed) const { return model_type(seed); }
 
     /// Every rank checks that it has a sample of each global batch, then starts from rank 0's
     /// parameters.
     void start(model_type& model, std::size_t batch) {
-      if (batch < std::size_t(size())) {
-        detail::fail_collective(detail::concat("loom::Trainer: ", name(), " over ", size(),
-                                               " processes needs a global batch of at least ",
-                                               size(), " samples, one per process; batch is ",
-                                               batch));
-      }
-      auto host = detail::to_host(model.parameters());
-      replicas_.communicator().broadcast(std::span(host), 0);
-      detail::from_host(model.parameters(), host);
+      this->start_replicas(model, batch);
       parameters_replaced(model);
     }
     /// The parameters were set on every rank alike (a checkpoint loaded): the next average
     /// starts from them.
     void parameters_replaced(model_type const& model) {
-      if constexpr (!std::is_same_v<Compression, comm::NoCompression>) {
+      if constexpr (compressed) {
         anchor_ = detail::to_host(model.parameters());
       }
     }
 
     template <class Optimizer, class Work>
     LossValue step(model_type& model, Optimizer& optimizer, Work& work) {
-      constexpr bool compressed = !std::is_same_v<Compression, comm::NoCompression>;
       std::uint64_t const step = optimizer.steps(); // this step's index
       apart_ = step >= options_.warmup_steps;
       if (compressed && step == options_.warmup_steps && step > 0) {
         parameters_replaced(model); // the warm-up's end: the replicas are equal
       }
       LossValue const loss = detail::standard_step(*this, model, optimizer, work);
-      std::size_t const n = model.parameters().extent(0);
-      traffic_.data_parallel_bytes += n * sizeof(Scalar);
-      bool ends_epoch = false;
-      if constexpr (requires { work.ends_epoch(); }) {
-        ends_epoch = work.ends_epoch();
-      }
+      this->count_step(model);
+      bool const ends_epoch = this->ends_epoch(work);
       if (!apart_) {
-        traffic_.bytes += size() > 1 ? n * sizeof(Scalar) : 0;
+        this->traffic_.bytes += size() > 1 ? model.parameters().extent(0) * sizeof(Scalar) : 0;
         if (compressed && ends_epoch) {
           restart_compression();
         }
@@ -181,51 +157,35 @@ struct LocalSGD {
       }
       Scalar* const p = model.parameters().data();
       std::size_t const n = model.parameters().extent(0);
-      Scalar const k = Scalar(size());
-      if (std::is_same_v<Compression, comm::NoCompression> || exact) {
-        mean(p, n);
-        if constexpr (!std::is_same_v<Compression, comm::NoCompression>) {
+      if (!compressed || exact) {
+        this->mean(p, n);
+        if constexpr (compressed) {
           std::copy(p, p + n, anchor_.begin());
           restart_compression();
         }
       } else {
         // θ = anchor + 1/K Σ (θᵢ − anchor), the differences compressed.
+        Scalar const k = Scalar(size());
         delta_.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
           delta_[i] = p[i] - anchor_[i];
         }
-        replicas_.sum_gradients(delta_.data(), n);
+        this->replicas_.sum_gradients(delta_.data(), n);
         for (std::size_t i = 0; i < n; ++i) {
           p[i] = anchor_[i] + delta_[i] / k;
           anchor_[i] = p[i];
         }
-        traffic_.bytes += n * sizeof(Scalar);
+        this->traffic_.bytes += n * sizeof(Scalar);
       }
-      mean(model.states().data(), model.states().extent(0));
+      this->mean_states(model);
       if (state) {
-        for (auto const& buffer : optimizer.buffers()) {
-          if (buffer.used) {
-            mean(buffer.view.data(), buffer.view.extent(0));
-          }
-        }
+        this->mean_optimizer(optimizer);
       }
     }
 
-    int rank() const { return replicas_.rank(); }
-    int size() const { return replicas_.size(); }
-    bool is_root() const { return rank() == 0; }
-    Comm& communicator() { return replicas_.communicator(); }
     options const& settings() const { return options_; }
-    /// Bytes all-reduced so far, against DataParallel's.
-    Traffic traffic() const { return traffic_; }
-
     /// Whether the step running trains the replicas apart (false in the warm-up).
     bool trains_apart() const { return apart_; }
-    data::IndexRange shard(std::size_t rows) const { return replicas_.shard(rows); }
-    template <class Batch>
-    auto input(model_type const&, Batch const& batch) const {
-      return batch.x;
-    }
     void gradients_ready(model_type& model, std::size_t offset, bool last_micro_batch) {
       if (!apart_) {
         sync_->ready(model.gradients().data(), offset, last_micro_batch);
@@ -236,27 +196,6 @@ struct LocalSGD {
         sync_->finish(model.gradients().data());
       }
     }
-    double gradient_norm(model_type const& model) const {
-      return global_norm(model.space(), model.gradients());
-    }
-
-    LossValue combine(LossValue const& local) { return replicas_.combine(local); }
-    void sum(std::span<double> values) { replicas_.sum(values); }
-    void start_combine(LossValue const& local) { replicas_.start_combine(local); }
-    LossValue finish_combine() { return replicas_.finish_combine(); }
-
-    void check_configuration(detail::Configuration const& configuration) {
-      replicas_.communicator().check_configuration(configuration, "loom::LocalSGD");
-    }
-    template <class F>
-    auto collectively(F&& f) -> decltype(f()) {
-      return replicas_.communicator().collectively(std::forward<F>(f));
-    }
-    void broadcast(std::vector<std::byte>& bytes) {
-      detail::broadcast_bytes(replicas_.communicator(), bytes);
-    }
-    /// Every rank holds the whole network (rank 0's is written).
-    detail::WholeLayout layout(model_type const&) const { return {}; }
 
   private:
     static options const& checked(options const& o) {
@@ -271,31 +210,15 @@ struct LocalSGD {
     // Drops what the compression policies keep between sums (comm::TopK's unsent remainder,
     // which a checkpoint does not hold).
     void restart_compression() {
-      replicas_.reset_compression();
-      sync_.emplace(replicas_.communicator(), detail::plan_buckets<model_type>(bucket_bytes_),
+      this->replicas_.reset_compression();
+      sync_.emplace(this->communicator(), detail::plan_buckets<model_type>(options_.bucket_bytes),
                     true);
     }
 
-    // The mean over the ranks, in place, uncompressed (running statistics, optimizer state).
-    void mean(Scalar* values, std::size_t count) {
-      if (count == 0) {
-        return;
-      }
-      replicas_.communicator().all_reduce(std::span<Scalar>(values, count), comm::ReduceOp::sum);
-      Scalar const k = Scalar(size());
-      for (std::size_t i = 0; i < count; ++i) {
-        values[i] /= k;
-      }
-      traffic_.bytes += count * sizeof(Scalar);
-    }
-
     options options_;
-    detail::Replicas<Comm, Compression, Scalar> replicas_;
-    std::size_t bucket_bytes_;
     std::optional<detail::GradientSync<Comm, Compression, Scalar>> sync_; // warm-up gradients
     std::vector<Scalar> anchor_, delta_;                                  // with compression
     bool apart_ = true;
-    Traffic traffic_;
   };
 };
 

@@ -285,6 +285,34 @@ public:
                   "loss's (metrics::TopK and metrics::ConfusionMatrix take class labels, "
                   "metrics::Regression float targets)");
     runtime_.collectively([&] { check_data(data, "evaluate"); });
+    return with_model_parameters([&] { return evaluate_model(data, metrics...); });
+  }
+
+  /// The network's outputs for every sample of `data`, in its order, on the host:
+  /// data.size() × outputs values, row-major (Model::predict; classes with
+  /// model_type::classes_of()). In evaluation mode, in batches of options().eval_batch; each
+  /// process computes all of them (without communicating, unless the strategy splits layers:
+  /// then every rank of the group takes part).
+  template <data::Dataset Data>
+  std::vector<float> predict(Data const& data) {
+    runtime_.collectively([&] { check_data(data, "predict"); });
+    return with_model_parameters([&] { return predict_model(data); });
+  }
+
+private:
+  // A strategy whose model is not the rank's parameters (ElasticAveraging's centre) puts it
+  // in place for evaluation, prediction and checkpoints.
+  template <class F>
+  decltype(auto) with_model_parameters(F&& f) {
+    if constexpr (requires { runtime_.with_model_parameters(model_, f); }) {
+      return runtime_.with_model_parameters(model_, std::forward<F>(f));
+    } else {
+      return f();
+    }
+  }
+
+  template <class Data, class... Metrics>
+  LossValue evaluate_model(Data const& data, Metrics&... metrics) {
     (metrics.reset(), ...);
     bool const was_training = model_.training();
     model_.eval();
@@ -318,14 +346,8 @@ public:
     return total;
   }
 
-  /// The network's outputs for every sample of `data`, in its order, on the host:
-  /// data.size() × outputs values, row-major (Model::predict; classes with
-  /// model_type::classes_of()). In evaluation mode, in batches of options().eval_batch; each
-  /// process computes all of them (without communicating, unless the strategy splits layers:
-  /// then every rank of the group takes part).
-  template <data::Dataset Data>
-  std::vector<float> predict(Data const& data) {
-    runtime_.collectively([&] { check_data(data, "predict"); });
+  template <class Data>
+  std::vector<float> predict_model(Data const& data) {
     bool const was_training = model_.training();
     model_.eval();
     std::vector<float> result(data.size() * outputs);
@@ -343,6 +365,7 @@ public:
     return result;
   }
 
+public:
   /// Writes a checkpoint (atomically: a temporary file, then a rename): the model type,
   /// parameters and states (running statistics), the optimizer state, the dropout stream, the
   /// data order and position, the learning-rate schedule and the state of callbacks (early
@@ -354,8 +377,10 @@ public:
   void save(std::filesystem::path const& path) {
     auto const layout = runtime_.layout(model_);
     io::CheckpointWriter writer; // on every rank: a split network's parts are gathered
-    io::detail::add_model(writer, model_, layout);
-    io::detail::add_optimizer(writer, optimizer_, layout);
+    with_model_parameters([&] {
+      io::detail::add_model(writer, model_, layout);
+      io::detail::add_optimizer(writer, optimizer_, layout);
+    });
     io::add_training(writer, training_record());
     runtime_.collectively([&] {
       if (runtime_.is_root()) {
