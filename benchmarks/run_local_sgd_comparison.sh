@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Time to accuracy and bytes communicated on Fashion-MNIST (example 02's MLP, a global batch
+# of 64, 10 epochs, validation after each): DataParallel (examples/03_data_parallel_mlp)
+# against LocalSGD with period 4, 16 and 64, post-local SGD (one epoch data-parallel, then
+# period 16) and ElasticAveraging (period 16), on 2 and 4 ranks (4 oversubscribe 2 cores
+# here: say so when quoting them). Every rank runs one BLAS thread. Writes one metrics log
+# per run under the build directory and draws docs/img/local_sgd.png (python3-matplotlib).
+# Results in docs/benchmarks.md.
+#
+#   benchmarks/run_local_sgd_comparison.sh [--build-dir build/local-sgd] [--ranks "2 4"]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=$root/build/local-sgd
+ranks="2 4"
+while (($#)); do
+  case $1 in
+  --build-dir) build_dir=$2; shift 2 ;;
+  --ranks) ranks=$2; shift 2 ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
+  esac
+done
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DLOOM_ENABLE_TESTS=OFF \
+  -DLOOM_ENABLE_EXAMPLES=ON >/dev/null
+cmake --build "$build_dir" -j "$(nproc --all)" --target 03_data_parallel_mlp 08_local_sgd >/dev/null
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+if [[ $(id -u) == 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+logs=$build_dir/local_sgd_logs
+rm -rf "$logs" && mkdir -p "$logs"
+data=$build_dir/examples/03_data_parallel_mlp/03_data_parallel_mlp
+local=$build_dir/examples/08_local_sgd/08_local_sgd
+for n in $ranks; do
+  run=(mpiexec --oversubscribe -n "$n")
+  "${run[@]}" "$data" --min-accuracy 0 --log "$logs/np${n}_data.jsonl" | tail -1
+  for period in 4 16 64; do
+    "${run[@]}" "$local" --period "$period" --min-accuracy 0 \
+      --log "$logs/np${n}_local_period${period}.jsonl" | tail -2
+  done
+  "${run[@]}" "$local" --period 16 --warmup 938 --min-accuracy 0 \
+    --log "$logs/np${n}_postlocal_period16_warmup938.jsonl" | tail -2
+  "${run[@]}" "$local" --strategy elastic --period 16 --min-accuracy 0 \
+    --log "$logs/np${n}_elastic_period16.jsonl" | tail -2
+done
+/usr/bin/python3 "$root/benchmarks/plot_local_sgd.py" "$logs" "$root/docs/img/local_sgd.png"
