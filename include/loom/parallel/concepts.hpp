@@ -31,6 +31,11 @@
 //     r.check_configuration(c), r.collectively(f), r.broadcast(bytes)
 //     r.layout(model)                   a ParameterLayout: buffers laid out like parameters()
 //                                       to and from the whole network's layout (checkpoints)
+//   Optional
+//     r.parameters_replaced(model)      told after Trainer::load() set the parameters
+//     r.with_model_parameters(model, f) runs f with the parameters that are the model (a
+//                                       centre variable) in place: evaluation, prediction,
+//                                       checkpoints
 //
 // StepWork (what a step trains on; loom::Trainer gives its own, a loop may give another)
 //     w.micro_batches()                 global batches in this step (gradient accumulation)

@@ -13,8 +13,9 @@
 //                                             they are, so that a linear update (SGD without
 //                                             momentum) can be written by backward itself
 //   r.trains_apart() (optional)               true where each rank trains its own replica on
-//                                             its rows (LocalSGD): the loss is then the mean
-//                                             over this rank's rows, not the global batch's
+//                                             its rows (LocalSGD, ElasticAveraging): the
+//                                             loss is then the mean over this rank's rows,
+//                                             not the global batch's
 //
 // A strategy with a step of another shape (a pipeline's schedule) writes its own.
 
