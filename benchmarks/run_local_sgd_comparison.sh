@@ -3,9 +3,11 @@
 # of 64, 10 epochs, validation after each): DataParallel (examples/03_data_parallel_mlp)
 # against LocalSGD with period 4, 16 and 64, post-local SGD (one epoch data-parallel, then
 # period 16) and ElasticAveraging (period 16), on 2 and 4 ranks (4 oversubscribe 2 cores
-# here: say so when quoting them). Every rank runs one BLAS thread. Writes one metrics log
-# per run under the build directory and draws docs/img/local_sgd.png (python3-matplotlib).
-# Results in docs/benchmarks.md.
+# here: say so when quoting them); then DataParallel, LocalSGD (period 16 and 64) and
+# ElasticAveraging (period 16) for 3 epochs on 2 ranks with 0, 1 and 10 ms added to every
+# collective (benchmarks/parallel/slow_network.cpp). Every rank runs one BLAS thread. Writes
+# one metrics log per run and slow_network.txt under the build directory and draws
+# docs/img/local_sgd.png (python3-matplotlib). Results in docs/benchmarks.md.
 #
 #   benchmarks/run_local_sgd_comparison.sh [--build-dir build/local-sgd] [--ranks "2 4"]
 set -euo pipefail
@@ -20,8 +22,9 @@ while (($#)); do
   esac
 done
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DLOOM_ENABLE_TESTS=OFF \
-  -DLOOM_ENABLE_EXAMPLES=ON >/dev/null
-cmake --build "$build_dir" -j "$(nproc --all)" --target 03_data_parallel_mlp 08_local_sgd >/dev/null
+  -DLOOM_ENABLE_EXAMPLES=ON -DLOOM_ENABLE_BENCHMARKS=ON >/dev/null
+cmake --build "$build_dir" -j "$(nproc --all)" \
+  --target 03_data_parallel_mlp 08_local_sgd slow_network >/dev/null
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 if [[ $(id -u) == 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
@@ -40,5 +43,14 @@ for n in $ranks; do
     --log "$logs/np${n}_postlocal_period16_warmup938.jsonl" | tail -2
   "${run[@]}" "$local" --strategy elastic --period 16 --min-accuracy 0 \
     --log "$logs/np${n}_elastic_period16.jsonl" | tail -2
+done
+slow=$build_dir/slow_network.txt
+: >"$slow"
+for delay in 0 1000 10000; do
+  for strategy in "data 1" "local 16" "local 64" "elastic 16"; do
+    set -- $strategy
+    mpiexec --oversubscribe -n 2 "$build_dir/benchmarks/slow_network" --strategy "$1" \
+      --period "$2" --delay-us "$delay" --epochs 3 | tee -a "$slow"
+  done
 done
 /usr/bin/python3 "$root/benchmarks/plot_local_sgd.py" "$logs" "$root/docs/img/local_sgd.png"
