@@ -15,6 +15,7 @@
 #include <loom/parallel/concepts.hpp>
 #include <loom/parallel/detail/gradient_sync.hpp>
 #include <loom/parallel/detail/layout.hpp>
+#include <loom/parallel/detail/replica_runtime.hpp>
 #include <loom/parallel/detail/step.hpp>
 
 #include <array>
@@ -108,55 +109,30 @@ struct DataParallel {
   }
 
   template <class Net, class ExecutionSpace, class Scalar = float>
-  class runtime {
+  class runtime
+      : public detail::ReplicaRuntime<DataParallel, Comm, Compression, Net, ExecutionSpace,
+                                      Scalar> {
+    using base =
+        detail::ReplicaRuntime<DataParallel, Comm, Compression, Net, ExecutionSpace, Scalar>;
+
   public:
-    using model_type = Model<Net, ExecutionSpace, Scalar>;
-    static_assert(is_host_accessible<typename model_type::memory_space>,
-                  "loom::DataParallel: the model's memory space must be host accessible (GPU-aware "
-                  "communication is not supported yet)");
-    /// Gradients are summed over ranks before the optimizer step.
-    static constexpr bool local_gradients = false;
+    using typename base::model_type;
 
     runtime(Environment const& env, options const& opts)
-        : comm_(env)
-        , sync_(comm_, detail::plan_buckets<model_type>(opts.bucket_bytes), opts.overlap)
-        , loss_(comm_) {}
-    runtime(runtime const&) = delete; // the gradient synchroniser points at comm_
-    runtime& operator=(runtime const&) = delete;
+        : base(env, opts.bucket_bytes, "loom::DataParallel")
+        , sync_(this->communicator(), detail::plan_buckets<model_type>(opts.bucket_bytes),
+                opts.overlap) {}
 
-    model_type make_model(std::uint64_t seed) const { return model_type(seed); }
-
-    /// Every rank checks that it runs rank 0's configuration and has a sample of each global
-    /// batch, then starts from rank 0's parameters.
-    void start(model_type& model, std::size_t batch) {
-      if (batch < std::size_t(size())) {
-        detail::fail("loom::Trainer: ", name(), " over ", size(),
-                     " processes needs a global batch of at least ", size(),
-                     " samples, one per process; batch is ", batch);
-      }
-      auto host = detail::to_host(model.parameters());
-      comm_.broadcast(std::span(host), 0);
-      detail::from_host(model.parameters(), host);
-    }
+    /// Every rank checks that it has a sample of each global batch, then starts from rank 0's
+    /// parameters.
+    void start(model_type& model, std::size_t batch) { this->start_replicas(model, batch); }
 
     template <class Optimizer, class Work>
     LossValue step(model_type& model, Optimizer& optimizer, Work& work) {
       return detail::standard_step(*this, model, optimizer, work);
     }
 
-    int rank() const { return comm_.rank(); }
-    int size() const { return comm_.size(); }
-    bool is_root() const { return rank() == 0; }
-    Comm& communicator() { return comm_; }
     std::vector<detail::Bucket> const& buckets() const { return sync_.buckets(); }
-
-    data::IndexRange shard(std::size_t rows) const {
-      return data::BatchPlan::shard(rows, std::size_t(rank()), std::size_t(size()));
-    }
-    template <class Batch>
-    auto input(model_type const&, Batch const& batch) const {
-      return batch.x;
-    }
 
     /// Starts the all-reduce of each bucket as soon as backward has finished it.
     void gradients_ready(model_type& model, std::size_t offset, bool last_micro_batch) {
@@ -164,39 +140,9 @@ struct DataParallel {
     }
     /// The gradients summed over ranks.
     void finish_gradients(model_type& model) { sync_.finish(model.gradients().data()); }
-    double gradient_norm(model_type const& model) const {
-      return global_norm(model.space(), model.gradients());
-    }
-
-    /// A loss or accuracy summed over ranks (one small all-reduce).
-    LossValue combine(LossValue const& local) {
-      start_combine(local);
-      return finish_combine();
-    }
-    /// Sums values (a metric's sums()) over ranks, in place.
-    void sum(std::span<double> values) { comm_.all_reduce(values, comm::ReduceOp::sum); }
-    /// combine() in two halves, so that the sum travels while backward runs.
-    void start_combine(LossValue const& local) { loss_.start(local); }
-    LossValue finish_combine() { return loss_.finish(); }
-
-    /// Every rank stops with the same message if any rank's configuration differs.
-    void check_configuration(detail::Configuration const& configuration) {
-      comm_.check_configuration(configuration, "loom::DataParallel");
-    }
-    /// Runs f on every rank; an error on any rank becomes the same error on every rank.
-    template <class F>
-    auto collectively(F&& f) -> decltype(f()) {
-      return comm_.collectively(std::forward<F>(f));
-    }
-    /// Rank 0's bytes on every rank.
-    void broadcast(std::vector<std::byte>& bytes) { detail::broadcast_bytes(comm_, bytes); }
-    /// Every rank holds the whole network.
-    detail::WholeLayout layout(model_type const&) const { return {}; }
 
   private:
-    Comm comm_;
     detail::GradientSync<Comm, Compression, Scalar> sync_;
-    detail::LossSum<Comm> loss_;
   };
 };
 

@@ -8,7 +8,7 @@
 #include <loom/loss/concepts.hpp>
 #include <loom/model/model.hpp>
 #include <loom/parallel/data_parallel.hpp>
-#include <loom/parallel/detail/apart.hpp>
+#include <loom/parallel/detail/replica_runtime.hpp>
 #include <loom/parallel/detail/step.hpp>
 
 #include <algorithm>
@@ -60,17 +60,17 @@ struct ElasticAveraging {
 
   template <class Net, class ExecutionSpace, class Scalar = float>
   class runtime
-      : public detail::ApartRuntime<ElasticAveraging, Comm, comm::NoCompression, Net,
-                                    ExecutionSpace, Scalar> {
-    using base = detail::ApartRuntime<ElasticAveraging, Comm, comm::NoCompression, Net,
-                                      ExecutionSpace, Scalar>;
+      : public detail::ReplicaRuntime<ElasticAveraging, Comm, comm::NoCompression, Net,
+                                      ExecutionSpace, Scalar> {
+    using base = detail::ReplicaRuntime<ElasticAveraging, Comm, comm::NoCompression, Net,
+                                        ExecutionSpace, Scalar>;
 
   public:
     using base::size;
     using typename base::model_type;
 
     runtime(Environment const& env, options const& opts)
-        : base(env, std::size_t{1} << 20)
+        : base(env, std::size_t{1} << 20, "loom::ElasticAveraging")
         , options_(opts)
         , alpha_(opts.alpha == 0 ? 0.9 / double(size()) : opts.alpha) {
       if (opts.period == 0 || !(opts.alpha >= 0) || alpha_ * double(size()) > 1) {

@@ -14,9 +14,9 @@
 #include <loom/optim/clip.hpp>
 #include <loom/parallel/concepts.hpp>
 #include <loom/parallel/data_parallel.hpp>
-#include <loom/parallel/detail/apart.hpp>
 #include <loom/parallel/detail/gradient_sync.hpp>
 #include <loom/parallel/detail/layout.hpp>
+#include <loom/parallel/detail/replica_runtime.hpp>
 #include <loom/parallel/detail/replicas.hpp>
 #include <loom/parallel/detail/step.hpp>
 
@@ -94,8 +94,8 @@ struct LocalSGD {
 
   template <class Net, class ExecutionSpace, class Scalar = float>
   class runtime
-      : public detail::ApartRuntime<LocalSGD, Comm, Compression, Net, ExecutionSpace, Scalar> {
-    using base = detail::ApartRuntime<LocalSGD, Comm, Compression, Net, ExecutionSpace, Scalar>;
+      : public detail::ReplicaRuntime<LocalSGD, Comm, Compression, Net, ExecutionSpace, Scalar> {
+    using base = detail::ReplicaRuntime<LocalSGD, Comm, Compression, Net, ExecutionSpace, Scalar>;
     static constexpr bool compressed = !std::is_same_v<Compression, comm::NoCompression>;
 
   public:
@@ -103,7 +103,7 @@ struct LocalSGD {
     using typename base::model_type;
 
     runtime(Environment const& env, options const& opts)
-        : base(env, checked(opts).bucket_bytes)
+        : base(env, checked(opts).bucket_bytes, "loom::LocalSGD")
         , options_(opts) {
       restart_compression();
     }

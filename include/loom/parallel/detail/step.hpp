@@ -33,15 +33,14 @@ namespace loom::detail {
 template <class Runtime, class Model, class OptimizerState, class Work>
 LossValue standard_step(Runtime& runtime, Model& model, OptimizerState& optimizer, Work& work) {
   std::size_t const micro_batches = work.micro_batches();
-  std::size_t rows_total = 0, rows_here = 0;
-  for (std::size_t m = 0; m < micro_batches; ++m) {
-    rows_total += work.samples(m).size();
-    rows_here += runtime.shard(work.samples(m).size()).size();
-  }
+  bool apart = false;
   if constexpr (requires { runtime.trains_apart(); }) {
-    if (runtime.trains_apart()) {
-      rows_total = rows_here;
-    }
+    apart = runtime.trains_apart();
+  }
+  std::size_t rows_total = 0; // the rows the loss is the mean over
+  for (std::size_t m = 0; m < micro_batches; ++m) {
+    std::size_t const rows = work.samples(m).size();
+    rows_total += apart ? runtime.shard(rows).size() : rows;
   }
   double const lr = work.lr();
   model.train();

@@ -1,9 +1,10 @@
 #pragma once
 
-// What the strategies whose replicas train apart share (LocalSGD, ElasticAveraging): every
-// rank holds the whole network and trains it on its rows of each global batch with its own
-// optimizer steps; losses and metrics are summed over the ranks; the replicas meet now and
-// then by an all-reduce of a flat buffer, whose bytes are counted against DataParallel's.
+// What the strategies whose ranks each hold the whole network share (DataParallel, LocalSGD,
+// ElasticAveraging): every rank computes its rows of each global batch; losses and metrics are
+// summed over the ranks; rank 0's parameters start every replica; checkpoints are rank 0's.
+// How the replicas meet (gradients every step, parameters now and then) is the strategy's;
+// the bytes the averaging strategies all-reduce are counted against DataParallel's.
 
 #include <loom/comm/concepts.hpp>
 #include <loom/core/detail/consensus.hpp>
@@ -41,21 +42,22 @@ namespace loom::detail {
 
 template <class Strategy, class Comm, class Compression, class Net, class ExecutionSpace,
           class Scalar>
-class ApartRuntime {
+class ReplicaRuntime {
 public:
   using model_type = Model<Net, ExecutionSpace, Scalar>;
   static_assert(is_host_accessible<typename model_type::memory_space>,
-                "loom::LocalSGD, loom::ElasticAveraging: the model's memory space must be host "
-                "accessible (GPU-aware communication is not supported yet)");
+                "loom::DataParallel, LocalSGD, ElasticAveraging: the model's memory space must "
+                "be host accessible (GPU-aware communication is not supported yet)");
   /// Backward never writes the step into the parameters: the step's loss is summed over the
   /// ranks first, so that all stop together on a non-finite one.
   static constexpr bool local_gradients = false;
 
-  ApartRuntime(Environment const& env, std::size_t bucket_bytes)
+  /// `who` names the strategy in configuration mismatches ("loom::DataParallel").
+  ReplicaRuntime(Environment const& env, std::size_t bucket_bytes, char const* who)
       : replicas_(Comm(env), bucket_bytes)
-      , name_("loom::" + Strategy::name()) {}
-  ApartRuntime(ApartRuntime const&) = delete; // the synchronisers point at the communicator
-  ApartRuntime& operator=(ApartRuntime const&) = delete;
+      , who_(who) {}
+  ReplicaRuntime(ReplicaRuntime const&) = delete; // the synchronisers point at the communicator
+  ReplicaRuntime& operator=(ReplicaRuntime const&) = delete;
 
   model_type make_model(std::uint64_t seed) const { return model_type(seed); }
 
@@ -83,7 +85,7 @@ public:
   LossValue finish_combine() { return replicas_.finish_combine(); }
 
   void check_configuration(Configuration const& configuration) {
-    communicator().check_configuration(configuration, name_.c_str());
+    communicator().check_configuration(configuration, who_);
   }
   template <class F>
   auto collectively(F&& f) -> decltype(f()) {
@@ -148,7 +150,7 @@ protected:
   Traffic traffic_;
 
 private:
-  std::string name_;
+  char const* who_;
 };
 
 } // namespace loom::detail
