@@ -10,12 +10,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "dataset_copy.hpp"
 #include "loom_test.hpp"
 #include "split_equivalence.hpp"
 #include "synthetic.hpp"
@@ -342,6 +345,64 @@ TEST(elastic_averaging, a_pull_the_centre_would_overshoot_errs_on_every_rank) {
         << e.what();
     EXPECT_TRUE(e.collective());
   }
+}
+
+// Between averages no rank waits on another, the losses included: a loss that is not finite on
+// one rank stops every rank together at the next average, before it, naming that step; the
+// rank that saw it skipped its step, so every replica stays finite. The steps' losses reach
+// the callbacks where the replicas meet, summed over the ranks.
+struct LossCounts {
+  std::vector<std::size_t> counts;
+  std::size_t epoch = 0;
+  template <class T>
+  void on_batch_end(T&, BatchInfo const& info) {
+    counts.push_back(info.loss.count);
+  }
+  template <class T>
+  void on_epoch_end(T&, EpochInfo const& info) {
+    epoch = info.train.count;
+  }
+};
+
+template <class Strategy>
+void stops_every_rank_at_the_next_meeting(typename Strategy::options parallel) {
+  Environment env;
+  comm::Mpi comm(env);
+  // Sample 9 lies in the first batch: rank 0's rows on one rank, rank 1's on 2, rank 2's on 4.
+  auto const data = test::with_feature(test::synthetic_labels(64), 9 * 12,
+                                       std::numeric_limits<float>::infinity());
+  using Net = Sequential<Input<12>, Dense<16>, ReLU, Dense<4>>;
+  Trainer<Net, SoftmaxCrossEntropy, SGD, Strategy, ExecutionSpace> trainer(
+      env, {.batch = 16, .shuffle = false, .parallel = parallel});
+  try {
+    trainer.fit(data, epochs(1));
+    ADD_FAILURE() << "rank " << env.rank() << " trained on";
+  } catch (loom::Error const& e) {
+    std::string const what = e.what();
+    EXPECT_TRUE(what.find("the loss became") != std::string::npos &&
+                what.find("in epoch 1, batch 3 of 4 (optimizer step 3)") != std::string::npos)
+        << "rank " << env.rank() << ": " << what;
+    EXPECT_TRUE(e.collective());
+  }
+  for (double p : test::host_values(trainer.model().parameters())) {
+    ASSERT_TRUE(std::isfinite(p)) << "rank " << env.rank();
+  }
+
+  // Clean data: the losses reported at the meetings add up to the epoch's, over all rows.
+  LossCounts count;
+  Trainer<Net, SoftmaxCrossEntropy, SGD, Strategy, ExecutionSpace> clean(
+      env, {.batch = 16, .shuffle = false, .parallel = parallel});
+  clean.fit(test::synthetic_labels(64), epochs(1), count);
+  EXPECT_EQ(count.counts, (std::vector<std::size_t>{0, 0, 48, 16}));
+  EXPECT_EQ(count.epoch, 64u);
+}
+
+TEST(local_sgd, a_non_finite_loss_on_one_rank_stops_every_rank_at_the_next_average) {
+  stops_every_rank_at_the_next_meeting<LocalSGD<>>({.period = 3});
+}
+
+TEST(elastic_averaging, a_non_finite_loss_on_one_rank_stops_every_rank_at_the_next_update) {
+  stops_every_rank_at_the_next_meeting<ElasticAveraging<>>({.period = 3});
 }
 
 std::filesystem::path temporary(std::string const& name) {

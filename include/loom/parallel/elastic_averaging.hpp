@@ -33,6 +33,9 @@ namespace loom {
 /// the replicas restart from the centre, with the optimizer's state averaged, so that a
 /// checkpoint written there holds the whole run (resumed, it continues bit for bit) and loads
 /// under any other strategy. Batch norm's running statistics are averaged at every update.
+/// As with LocalSGD, the steps' losses are summed and checked at each update, not every step:
+/// a step's loss is that sum at an updating step and empty between, and a loss that is not
+/// finite on any rank stops every rank at the next update, before it.
 /// \tparam Comm  communicator policy (DataParallel's)
 template <class Comm = comm::Default>
 struct ElasticAveraging {
@@ -95,10 +98,12 @@ struct ElasticAveraging {
     template <class Optimizer, class Work>
     LossValue step(model_type& model, Optimizer& optimizer, Work& work) {
       std::uint64_t const step = optimizer.steps(); // this step's index
-      LossValue const loss = detail::standard_step(*this, model, optimizer, work);
+      detail::standard_step(*this, model, optimizer, work);
       this->count_step(model);
       bool const ends_epoch = this->ends_epoch(work);
+      LossValue loss; // the losses are summed when the replicas meet
       if ((step + 1) % options_.period == 0 || ends_epoch) {
+        loss = this->meet(work);
         elastic_update(model);
       }
       if (ends_epoch) {

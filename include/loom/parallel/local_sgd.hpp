@@ -54,6 +54,13 @@ namespace loom {
 /// comm::TopK), so compression costs accuracy of the update only, not of the parameters; at
 /// an epoch's end the average is exact and the compression starts afresh (the same holds for
 /// the warm-up's gradients), since a checkpoint holds no compression state.
+///
+/// Between averages no step waits on another rank: each rank keeps its steps' losses, and they
+/// are summed and checked at the average. A step's loss (what Trainer's callbacks see) is
+/// that sum at an averaging step and empty (count 0) at the steps between; an epoch's loss is
+/// complete. A loss that is not finite on any rank stops every rank at the next average,
+/// before it, with the Trainer's message (naming that step); the rank that saw it skips the
+/// step, so no replica takes a non-finite update into the average.
 /// \tparam Comm         communicator policy (DataParallel's)
 /// \tparam Compression  compression of the averaged parameters (and of the warm-up's
 ///                      gradients): comm::NoCompression (default), comm::Fp16, comm::Int8,
@@ -129,7 +136,7 @@ struct LocalSGD {
       if (compressed && step == options_.warmup_steps && step > 0) {
         parameters_replaced(model); // the warm-up's end: the replicas are equal
       }
-      LossValue const loss = detail::standard_step(*this, model, optimizer, work);
+      LossValue loss = detail::standard_step(*this, model, optimizer, work);
       this->count_step(model);
       bool const ends_epoch = this->ends_epoch(work);
       if (!apart_) {
@@ -137,9 +144,14 @@ struct LocalSGD {
         if (compressed && ends_epoch) {
           restart_compression();
         }
-      } else if (ends_epoch) {
+        return loss;
+      }
+      loss = {}; // apart, the losses are summed when the replicas meet
+      if (ends_epoch) {
+        loss = this->meet(work);
         average(model, optimizer, true, true);
       } else if ((step + 1 - options_.warmup_steps) % options_.period == 0) {
+        loss = this->meet(work);
         average(model, optimizer, options_.average_optimizer_state, false);
       }
       return loss;

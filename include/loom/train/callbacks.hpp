@@ -140,10 +140,12 @@ public:
       last_draw_ = now;
       int const width = 24;
       int const filled = static_cast<int>(double(width) * double(done) / double(info.batches));
-      double const eta = info.samples_per_second > 0
-                             ? info.seconds / double(info.running.count) *
-                                   double(info.batches - done) * double(info.loss.count)
-                             : 0.0;
+      if (info.loss.count > 0 && info.running.count > 0) {
+        // (a strategy whose replicas train apart reports its losses only where they meet)
+        eta_ = info.seconds / double(info.running.count) * double(info.batches - done) *
+               double(info.loss.count);
+      }
+      double const eta = eta_;
       out << "\r\033[K" << epoch_label(info.epoch, info.epochs) << " [" << std::string(filled, '=')
           << (filled < width ? ">" : "")
           << std::string(width - filled - (filled < width ? 1 : 0), ' ') << "] " << done << "/"
@@ -189,6 +191,7 @@ private:
   ProgressOptions options_;
   bool live_ = false;
   bool drawn_ = false;
+  double eta_ = 0;
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
@@ -196,7 +199,8 @@ inline Progress progress(ProgressOptions options = {}) {
   return Progress(options);
 }
 
-/// \brief Writes one JSON object per epoch (and, with every_steps, per that many steps) to a
+/// \brief Writes one JSON object per epoch (and, with every_steps, per that many steps, its
+///        loss over those steps) to a
 ///        file, appending, so that a resumed run continues the same log (an empty path
 ///        switches it off):
 ///        {"epoch":3,"step":5625,"loss":0.31,"accuracy":0.89,"val_loss":...,"lr":0.05,...}
@@ -224,15 +228,25 @@ public:
 
   template <class Trainer>
   void on_batch_end(Trainer& trainer, BatchInfo const& info) {
-    if (!trainer.is_root() || every_steps_ == 0 || info.step % every_steps_ != 0) {
+    if (!trainer.is_root() || every_steps_ == 0) {
+      return;
+    }
+    since_ += info.loss;
+    if (info.step % every_steps_ != 0) {
       return;
     }
     std::ostringstream line;
     line << "{\"epoch\":" << info.epoch + 1 << ",\"batch\":" << info.batch + 1
-         << ",\"step\":" << info.step << ",\"loss\":" << number(info.loss.mean());
-    if (info.classification) {
-      line << ",\"accuracy\":" << number(info.loss.accuracy());
+         << ",\"step\":" << info.step;
+    if (since_.count > 0) {
+      // Over the steps since the last line (LocalSGD and ElasticAveraging report their
+      // losses where the replicas meet: a line between has none).
+      line << ",\"loss\":" << number(since_.mean());
+      if (info.classification) {
+        line << ",\"accuracy\":" << number(since_.accuracy());
+      }
     }
+    since_ = {};
     line << ",\"lr\":" << number(info.lr) << "}";
     write(line.str());
   }
@@ -283,6 +297,7 @@ private:
 
   std::filesystem::path path_;
   std::size_t every_steps_;
+  LossValue since_; // the steps' losses since the last step line
   std::unique_ptr<std::ofstream> file_;
 };
 

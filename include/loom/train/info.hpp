@@ -37,10 +37,12 @@ struct FitInfo {
 struct BatchInfo {
   std::uint64_t epoch = 0; ///< 0-based
   std::uint64_t epochs = 0;
-  std::size_t batch = 0;         ///< 0-based, within the epoch
-  std::size_t batches = 0;       ///< per epoch
-  std::uint64_t step = 0;        ///< optimizer steps taken so far
-  LossValue loss;                ///< this batch (all processes)
+  std::size_t batch = 0;   ///< 0-based, within the epoch
+  std::size_t batches = 0; ///< per epoch
+  std::uint64_t step = 0;  ///< optimizer steps taken so far
+  /// this step (all processes); LocalSGD and ElasticAveraging sum their steps' losses where
+  /// the replicas meet: there the steps since the last meeting, in between empty (count 0)
+  LossValue loss;
   LossValue running;             ///< this epoch so far
   double lr = 0;                 ///< learning rate of this step
   double seconds = 0;            ///< training time this epoch so far

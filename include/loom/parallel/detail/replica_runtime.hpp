@@ -19,6 +19,7 @@
 #include <loom/parallel/detail/layout.hpp>
 #include <loom/parallel/detail/replicas.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -82,6 +83,12 @@ public:
   LossValue combine(LossValue const& local) { return replicas_.combine(local); }
   void sum(std::span<double> values) { replicas_.sum(values); }
   void start_combine(LossValue const& local) { replicas_.start_combine(local); }
+  /// The replicas train apart: the step's loss (this rank's rows) waits for the next meeting.
+  /// Returns whether the step may be taken.
+  bool keep_loss(LossValue const& loss) {
+    kept_ += loss;
+    return std::isfinite(loss.sum) && loss.invalid == 0;
+  }
   LossValue finish_combine() { return replicas_.finish_combine(); }
 
   void check_configuration(Configuration const& configuration) {
@@ -141,6 +148,21 @@ protected:
       }
     }
   }
+  /// The losses kept since the last meeting, summed over the ranks (one small all-reduce)
+  /// and checked on every rank alike (work.check throws on each, so that all stop together).
+  template <class Work>
+  LossValue meet(Work const& work) {
+    LossValue total = kept_;
+    kept_ = {};
+    if (size() > 1) {
+      total = replicas_.combine(total);
+    }
+    if (!std::isfinite(total.sum) || total.invalid > 0) {
+      work.check(total, work.micro_batches() - 1);
+    }
+    return total;
+  }
+
   /// Counts a step: DataParallel would have all-reduced its gradients.
   void count_step(model_type const& model) {
     traffic_.data_parallel_bytes += model.parameters().extent(0) * sizeof(Scalar);
@@ -150,6 +172,7 @@ protected:
   Traffic traffic_;
 
 private:
+  LossValue kept_; // apart: this rank's losses since the last meeting
   char const* who_;
 };
 

@@ -15,7 +15,13 @@
 //   r.trains_apart() (optional)               true where each rank trains its own replica on
 //                                             its rows (LocalSGD, ElasticAveraging): the
 //                                             loss is then the mean over this rank's rows,
-//                                             not the global batch's
+//                                             not the global batch's, and the runtime
+//                                             keeps it: r.keep_loss(loss) returns whether
+//                                             the step may be taken (false for a loss that
+//                                             is not finite: this rank skips the step), and
+//                                             the losses are summed and checked on every
+//                                             rank when the replicas next meet, so that no
+//                                             step waits on the others
 //
 // A strategy with a step of another shape (a pipeline's schedule) writes its own.
 
@@ -73,7 +79,7 @@ LossValue standard_step(Runtime& runtime, Model& model, OptimizerState& optimize
         }
       }
     }
-    if (last) {
+    if (last && !apart) {
       // The loss summed over ranks travels with the gradients; every rank checks it before
       // the step, so that all stop together.
       runtime.start_combine(local_loss);
@@ -87,8 +93,19 @@ LossValue standard_step(Runtime& runtime, Model& model, OptimizerState& optimize
     });
   }
   runtime.finish_gradients(model);
-  LossValue const step_loss = runtime.finish_combine();
-  work.check(step_loss, micro_batches - 1);
+  LossValue step_loss = local_loss;
+  if constexpr (requires { runtime.keep_loss(local_loss); }) {
+    if (apart && !runtime.keep_loss(local_loss)) {
+      // Skipped, counted as taken so that the ranks meet at the same step, where every rank
+      // stops on it.
+      optimizer.set_steps(optimizer.steps() + 1);
+      return {};
+    }
+  }
+  if (!apart) {
+    step_loss = runtime.finish_combine();
+    work.check(step_loss, micro_batches - 1);
+  }
   double scale = 1.0;
   if (work.clip_norm() > 0) {
     scale = clip_factor(runtime.gradient_norm(model), work.clip_norm());
