@@ -53,6 +53,7 @@
 #include <loom/parallel/elastic_averaging.hpp>
 #include <loom/parallel/hybrid.hpp>
 #include <loom/parallel/local_sgd.hpp>
+#include <loom/parallel/parameter_server.hpp>
 #include <loom/parallel/pipeline.hpp>
 #include <loom/parallel/single_process.hpp>
 #include <loom/parallel/spatial_parallel.hpp>

@@ -25,7 +25,8 @@
 //                                   gave the same color, ordered by key
 //     c.iall_reduce(data, op), c.ireduce_scatter, c.iall_gather, c.ibroadcast, c.isend,
 //     c.irecv                       the same, nonblocking: a comm::Request to test() or
-//                                   wait() on; data must stay alive until then
+//                                   wait() on; data must stay alive until then (an
+//                                   irecv's request can cancel() a receive never matched)
 //   Semantics: collectives are called by every rank of the communicator in the same order.
 //   Results are bitwise identical on every rank. A communicator works on the MPI
 //   communicator it was given (duplicated, so that its messages never meet the caller's)
@@ -76,6 +77,8 @@ public:
     while (!advance()) {
     }
   }
+  /// Abandons a receive no message has matched yet; false where that is not possible.
+  virtual bool cancel() { return false; }
 };
 } // namespace detail
 
@@ -111,6 +114,16 @@ public:
     }
   }
   bool done() const { return !operation_; }
+  /// Abandons a receive that no message has matched (its sender is gone), so that dropping
+  /// the request does not wait for it; true if it was abandoned or complete. A send, or a
+  /// policy that cannot cancel, returns false and leaves the request as it was.
+  bool cancel() {
+    if (operation_ && !operation_->cancel()) {
+      return false;
+    }
+    operation_.reset();
+    return true;
+  }
 
 private:
   // A request dropped unfinished completes first: its buffers may be in use by MPI.

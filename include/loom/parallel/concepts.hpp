@@ -50,6 +50,10 @@
 //                                       anything changes; throws to stop every rank together
 //     w.lr(), w.clip_norm()             the step's learning rate and clipping norm (0: off)
 //     w.ends_epoch() (optional)         whether the step ends an epoch (LocalSGD averages then)
+//     w.first_batch(), w.epoch_batches(), w.epoch_batch(i), w.epoch_batch_first_sample(i)
+//                       (optional)      the step's first batch's index in the epoch, the
+//                                       epoch's batches, batch i's samples and its first row's
+//                                       position (ParameterServer hands batches out itself)
 //
 //   Models: SingleProcess, DataParallel<Comm, Compression>, LocalSGD<Comm, Compression> and
 //   ElasticAveraging<Comm> (whose replicas train apart and meet every few steps; the latter's

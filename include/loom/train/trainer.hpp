@@ -609,6 +609,13 @@ private:
     double lr() const { return rate; }
     double clip_norm() const { return trainer.options_.clip_norm; }
     bool ends_epoch() const { return last == plan.num_batches(); }
+    // The epoch's batches by index, for a strategy that hands them out itself.
+    std::size_t first_batch() const { return first; }
+    std::size_t epoch_batches() const { return plan.num_batches(); }
+    std::span<std::size_t const> epoch_batch(std::size_t i) const { return plan.batch(i); }
+    std::uint64_t epoch_batch_first_sample(std::size_t i) const {
+      return i * trainer.options_.batch;
+    }
   };
 
   // One optimizer step over global batches [first, last) of the plan, as the strategy runs it.

@@ -165,9 +165,10 @@ private:
 template <class Complete>
 class MpiOperation final : public Operation {
 public:
-  MpiOperation(MPI_Request request, Complete complete)
+  MpiOperation(MPI_Request request, Complete complete, bool cancellable)
       : request_(request)
-      , complete_(std::move(complete)) {}
+      , complete_(std::move(complete))
+      , cancellable_(cancellable) {}
   ~MpiOperation() override {
     if (request_ != MPI_REQUEST_NULL) {
       MPI_Wait(&request_, MPI_STATUS_IGNORE);
@@ -185,15 +186,27 @@ public:
     check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
     complete_();
   }
+  bool cancel() override {
+    if (!cancellable_) {
+      return false;
+    }
+    // A receive: cancelled, or complete if a message matched it first.
+    check_mpi(MPI_Cancel(&request_), "MPI_Cancel");
+    check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+    return true;
+  }
 
 private:
   MPI_Request request_;
   Complete complete_;
+  bool cancellable_;
 };
 
+/// `cancellable`: a point-to-point receive, which Request::cancel() may abandon.
 template <class Complete>
-Request make_request(MPI_Request request, Complete complete) {
-  return Request(std::make_unique<MpiOperation<Complete>>(request, std::move(complete)));
+Request make_request(MPI_Request request, Complete complete, bool cancellable = false) {
+  return Request(
+      std::make_unique<MpiOperation<Complete>>(request, std::move(complete), cancellable));
 }
 
 } // namespace loom::comm::detail

@@ -66,7 +66,8 @@ public:
     check_mpi(MPI_Irecv(data.data(), mpi_count(data.size(), "MPI_Irecv"), mpi_datatype<T>(), source,
                         tag, handle_.get(), &request),
               "MPI_Irecv");
-    return make_request(request, [] {});
+    return make_request(
+        request, [] {}, true);
   }
 
   template <class T>
