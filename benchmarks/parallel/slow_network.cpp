@@ -1,10 +1,12 @@
 // Example 02's MLP on Fashion-MNIST over a slow network: every collective completes no sooner
-// than --delay-us microseconds after it started (a latency added to comm::Mpi; nonblocking
-// ones can overlap it with computation, as they would a real link's). DataParallel against
-// LocalSGD and ElasticAveraging, a global batch of 64, Nesterov momentum, a cosine schedule:
-// the training seconds and the test accuracy after each epoch, and the bytes all-reduced.
+// than --delay-us microseconds after it started, and every point-to-point message leaves that
+// long after it was sent (a latency added to comm::Mpi; nonblocking operations can overlap it
+// with computation, as they would a real link's). DataParallel against LocalSGD,
+// ElasticAveraging and ParameterServer (rank 0 the server, staleness 4, lr 0.02), a batch of
+// 64, Nesterov momentum, a cosine schedule: the training seconds and the test accuracy after
+// each epoch, and the bytes communicated.
 //
-//   mpiexec -n 2 benchmarks/slow_network --strategy data|local|elastic [--period 16]
+//   mpiexec -n 2 benchmarks/slow_network --strategy data|local|elastic|server [--period 16]
 //       [--delay-us 0|1000|10000] [--epochs 3] [--train-limit N]
 //
 // Rank 0 prints one line per epoch: strategy=... delay_us=... epoch=... seconds=...
@@ -55,6 +57,24 @@ public:
         std::make_unique<Late>(Mpi::iall_reduce(data, op), Clock::now() + delay));
   }
   Delayed split(int color, int key) const { return Delayed(Mpi::split(color, key)); }
+  template <class T>
+  void send(std::span<T const> data, int dest, int tag) {
+    std::this_thread::sleep_for(delay);
+    Mpi::send(data, dest, tag);
+  }
+  template <class T>
+  void send(std::span<T> data, int dest, int tag) {
+    send(std::span<T const>(data), dest, tag);
+  }
+  // The message leaves `delay` after the call, when the request is next tested or waited on.
+  template <class T>
+  loom::comm::Request isend(std::span<T const> data, int dest, int tag) {
+    return loom::comm::Request(std::make_unique<LateSend<T>>(this, data, dest, tag));
+  }
+  template <class T>
+  loom::comm::Request isend(std::span<T> data, int dest, int tag) {
+    return isend(std::span<T const>(data), dest, tag);
+  }
 
 private:
   static constexpr std::chrono::microseconds delay{Micros};
@@ -69,6 +89,36 @@ private:
     }
     loom::comm::Request inner;
     Clock::time_point due;
+  };
+  template <class T>
+  struct LateSend final : loom::comm::detail::Operation {
+    LateSend(Delayed* c, std::span<T const> d, int to, int t)
+        : comm(c)
+        , data(d)
+        , dest(to)
+        , tag(t)
+        , due(Clock::now() + delay) {}
+    bool advance() override {
+      if (!sent) {
+        if (Clock::now() < due) {
+          return false;
+        }
+        inner = comm->Mpi::isend(data, dest, tag);
+        sent = true;
+      }
+      return inner.test();
+    }
+    void finish() override {
+      std::this_thread::sleep_until(due);
+      advance();
+      inner.wait();
+    }
+    Delayed* comm;
+    std::span<T const> data;
+    int dest, tag;
+    Clock::time_point due;
+    bool sent = false;
+    loom::comm::Request inner;
   };
 };
 
@@ -109,7 +159,7 @@ int run(loom::Environment& env, Options const& o) {
     using Strategy = decltype(strategy);
     loom::Trainer<Net, loom::SoftmaxCrossEntropy, loom::SGD, Strategy> trainer(
         env, {.batch = 64,
-              .lr = 0.05,
+              .lr = o.strategy == "server" ? 0.02 : 0.05,
               .optimizer = {.momentum = 0.9, .nesterov = true},
               .schedule = loom::LrSchedule::cosine(),
               .seed = 42,
@@ -131,8 +181,11 @@ int run(loom::Environment& env, Options const& o) {
   } else if (o.strategy == "elastic") {
     train_with(loom::ElasticAveraging<Comm>{},
                typename loom::ElasticAveraging<Comm>::options{.period = o.period});
+  } else if (o.strategy == "server") {
+    train_with(loom::ParameterServer<Comm>{},
+               typename loom::ParameterServer<Comm>::options{.servers = 1, .staleness = 4});
   } else {
-    loom::detail::fail("slow_network: --strategy takes data, local or elastic");
+    loom::detail::fail("slow_network: --strategy takes data, local, elastic or server");
   }
   return 0;
 }

@@ -5,12 +5,17 @@
 // (post-local SGD). Prints how many bytes each rank all-reduced against what DataParallel
 // would have for the same steps. --strategy elastic trains with elastic averaging (EASGD)
 // instead: every --period steps each replica is pulled toward a centre variable by --alpha,
-// the centre toward the replicas, and the centre is what is evaluated. Only rank 0 prints;
-// every rank exits non-zero below --min-accuracy (default 0.88).
+// the centre toward the replicas, and the centre is what is evaluated. --strategy server
+// trains asynchronously with a parameter server (rank 0; the other ranks are workers, each
+// training on whole batches of 64 as it gets them) within a staleness bound of --staleness
+// pushes; its step size is the workers' (Nesterov momentum adds to asynchrony's own, so
+// --lr 0.02 suits 3 workers). Only rank 0 prints; every rank exits non-zero below
+// --min-accuracy (default 0.88).
 //
-//   mpiexec -n 2 08_local_sgd [--strategy local|elastic] [--epochs 10] [--batch 64]
+//   mpiexec -n 2 08_local_sgd [--strategy local|elastic|server] [--epochs 10] [--batch 64]
 //       [--lr 0.05] [--period 8] [--warmup 0] [--average-state 0] [--compression none|fp16]
-//       [--alpha 0] [--train-limit N] [--checkpoint DIR] [--log FILE] [--min-accuracy 0.88]
+//       [--alpha 0] [--staleness 4] [--train-limit N] [--checkpoint DIR] [--log FILE]
+//       [--min-accuracy 0.88]
 
 #include <loom/loom.hpp>
 
@@ -23,7 +28,7 @@ using Net = loom::Sequential<loom::Input<784>, loom::Dense<512>, loom::ReLU, loo
                              loom::ReLU, loom::Dense<10>>;
 
 struct Options {
-  std::size_t epochs = 10, batch = 64, train_limit = 0, period = 8, warmup = 0;
+  std::size_t epochs = 10, batch = 64, train_limit = 0, period = 8, warmup = 0, staleness = 4;
   double lr = 0.05, min_accuracy = 0.88, alpha = 0;
   bool average_state = false;
   std::string strategy = "local", compression = "none", checkpoint, log;
@@ -31,7 +36,9 @@ struct Options {
 
 template <class Strategy>
 typename Strategy::options strategy_options(Options const& o) {
-  if constexpr (requires { typename Strategy::compression_type; }) {
+  if constexpr (requires { Strategy::unbounded_staleness; }) {
+    return {.servers = 1, .staleness = o.staleness};
+  } else if constexpr (requires { typename Strategy::compression_type; }) {
     return {
         .period = o.period, .warmup_steps = o.warmup, .average_optimizer_state = o.average_state};
   } else {
@@ -94,6 +101,8 @@ int main(int argc, char* argv[]) {
     std::string const key = argv[i], value = argv[i + 1];
     if (key == "--strategy")
       o.strategy = value;
+    else if (key == "--staleness")
+      o.staleness = std::stoul(value);
     else if (key == "--alpha")
       o.alpha = std::stod(value);
     else if (key == "--epochs")
@@ -126,8 +135,10 @@ int main(int argc, char* argv[]) {
   return env.run([&] {
     if (o.strategy == "elastic") {
       return run<loom::ElasticAveraging<loom::comm::Mpi>>(env, o);
+    } else if (o.strategy == "server") {
+      return run<loom::ParameterServer<loom::comm::Mpi>>(env, o);
     } else if (o.strategy != "local") {
-      std::fprintf(stderr, "08_local_sgd: --strategy is local or elastic, not %s\n",
+      std::fprintf(stderr, "08_local_sgd: --strategy is local, elastic or server, not %s\n",
                    o.strategy.c_str());
       return 2;
     } else if (o.compression == "none") {

@@ -51,6 +51,7 @@
 #include <loom/optim/sgd.hpp>
 #include <loom/parallel/data_parallel.hpp>
 #include <loom/parallel/elastic_averaging.hpp>
+#include <loom/parallel/ensemble.hpp>
 #include <loom/parallel/hybrid.hpp>
 #include <loom/parallel/local_sgd.hpp>
 #include <loom/parallel/parameter_server.hpp>

@@ -4,12 +4,14 @@
 // hold the same bits, and between averages they differ; through the Trainer its checkpoints
 // resume bit for bit and load under other strategies. ElasticAveraging: each replica and the
 // centre equal a hand-run of the elastic updates; the centre is what evaluation and
-// checkpoints see.
+// checkpoints see. Ensemble: evaluation averages the members' probabilities, or their
+// parameters once.
 
 #include <loom/loom.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -490,6 +492,92 @@ TEST(elastic_averaging, trainer_evaluates_the_centre_and_resumes_bit_for_bit) {
   if (env.rank() == 0) {
     std::filesystem::remove(file);
     std::filesystem::remove(moved);
+  }
+}
+
+// Ensemble, combine = predictions: the members differ, and evaluation and prediction give the
+// mean of their probabilities, computed here by hand from each rank's member.
+TEST(ensemble, averages_the_members_probabilities) {
+  Environment env;
+  comm::Mpi comm(env);
+  auto const data = test::synthetic_labels(96);
+  using Net = Sequential<Input<12>, Dense<16>, ReLU, Dense<4>>;
+  Trainer<Net, SoftmaxCrossEntropy, SGD, Ensemble<>, ExecutionSpace> trainer(
+      env, {.batch = 16, .lr = 0.1, .seed = 2});
+  trainer.fit(data, epochs(2));
+  if (env.size() > 1) {
+    EXPECT_FALSE(same_on_every_rank(comm, trainer.model().parameters())) << "members differ";
+  }
+  // By hand: each member's probabilities, averaged over the ranks.
+  auto const logits = trainer.model().predict(data);
+  std::vector<double> mean(logits.size());
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    double top = -1e300, total = 0;
+    for (std::size_t j = 0; j < 4; ++j) {
+      top = std::max(top, double(logits[i * 4 + j]));
+    }
+    for (std::size_t j = 0; j < 4; ++j) {
+      total += std::exp(double(logits[i * 4 + j]) - top);
+    }
+    for (std::size_t j = 0; j < 4; ++j) {
+      mean[i * 4 + j] = std::exp(double(logits[i * 4 + j]) - top) / total / env.size();
+    }
+  }
+  comm.all_reduce(std::span<double>(mean), comm::ReduceOp::sum);
+  double loss = 0;
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    auto const label = std::size_t(data.targets()[i]);
+    loss -= std::log(mean[i * 4 + label]);
+    correct += std::size_t(std::max_element(mean.begin() + std::ptrdiff_t(i * 4),
+                                            mean.begin() + std::ptrdiff_t(i * 4 + 4)) -
+                           mean.begin() - std::ptrdiff_t(i * 4)) == label;
+  }
+  auto const result = trainer.evaluate(data);
+  EXPECT_EQ(result.count, data.size()) << "every sample once, whatever the ranks";
+  EXPECT_NEAR(result.mean(), loss / double(data.size()), 1e-5);
+  EXPECT_EQ(result.correct, correct);
+  auto const predicted = trainer.predict(data);
+  for (std::size_t k = 0; k < predicted.size(); ++k) {
+    ASSERT_NEAR(std::exp(double(predicted[k])), mean[k], 1e-5) << k;
+  }
+}
+
+// Ensemble, combine = parameters: the members start alike and train on their rows; evaluation
+// and checkpoints see their mean parameters, and the members train on unchanged.
+TEST(ensemble, averages_the_members_parameters_once_for_evaluation_and_checkpoints) {
+  Environment env;
+  comm::Mpi comm(env);
+  auto const data = test::synthetic_labels(96);
+  using Net = Sequential<Input<12>, Dense<16>, ReLU, Dense<4>>;
+  using Strategy = Ensemble<>;
+  Trainer<Net, SoftmaxCrossEntropy, SGD, Strategy, ExecutionSpace> trainer(
+      env, {.batch = 16, .lr = 0.1, .seed = 2, .parallel = {.combine = Strategy::parameters}});
+  trainer.fit(data, epochs(2));
+  auto const member = test::host_values(trainer.model().parameters());
+  auto mean = member;
+  comm.all_reduce(std::span<double>(mean), comm::ReduceOp::sum);
+  for (double& m : mean) {
+    m /= env.size();
+  }
+  auto const file = temporary("ensemble");
+  auto const result = trainer.evaluate(data);
+  trainer.save(file);
+  EXPECT_EQ(test::host_values(trainer.model().parameters()), member) << "the member is back";
+  Trainer<Net, SoftmaxCrossEntropy, SGD, SingleProcess, ExecutionSpace> serial(
+      {.batch = 16, .lr = 0.1, .seed = 2});
+  serial.load(file);
+  auto const saved = test::host_values(serial.model().parameters());
+  for (std::size_t k = 0; k < saved.size(); ++k) {
+    ASSERT_NEAR(saved[k], mean[k], 1e-6 * (1 + std::abs(mean[k]))) << k;
+  }
+  auto const alone = serial.evaluate(data);
+  EXPECT_NEAR(result.mean(), alone.mean(), 1e-6);
+  EXPECT_EQ(result.correct, alone.correct);
+  EXPECT_LT(result.mean(), std::log(4.0)) << "it learns";
+  comm.barrier();
+  if (env.rank() == 0) {
+    std::filesystem::remove(file);
   }
 }
 

@@ -36,6 +36,9 @@
 //     r.with_model_parameters(model, f) runs f with the parameters that are the model (a
 //                                       centre variable) in place: evaluation, prediction,
 //                                       checkpoints
+//     r.combine_outputs(model, output, classification)
+//                                       combines the ranks' outputs for the same rows in
+//                                       evaluation and prediction (Ensemble)
 //
 // StepWork (what a step trains on; loom::Trainer gives its own, a loop may give another)
 //     w.micro_batches()                 global batches in this step (gradient accumulation)

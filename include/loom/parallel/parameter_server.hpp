@@ -12,6 +12,7 @@
 #include <loom/parallel/data_parallel.hpp>
 #include <loom/parallel/detail/gradient_sync.hpp>
 #include <loom/parallel/detail/layout.hpp>
+#include <loom/parallel/detail/replica_runtime.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -147,6 +148,9 @@ struct ParameterServer {
     }
     /// Batches this rank trained on (a worker) or applied (a server), over the run.
     std::uint64_t batches() const { return batches_; }
+    /// Bytes this rank sent and received (gradients and parameters), against what a
+    /// DataParallel rank would have all-reduced over the same steps.
+    Traffic traffic() const { return traffic_; }
 
     // Evaluation: every rank computes every row itself (no rank waits on another).
     data::IndexRange shard(std::size_t rows) const { return {0, rows}; }
@@ -215,6 +219,8 @@ struct ParameterServer {
             "loom::ParameterServer: gradient accumulation (TrainerOptions::accumulate > 1) "
             "is not supported: each push is one batch's gradient");
       }
+      traffic_.data_parallel_bytes +=
+          size() > 1 ? model.parameters().extent(0) * sizeof(Scalar) : 0;
       if (size() == 1) {
         LossValue const loss = gradient(model, work, work.first_batch());
         if (!finite(loss)) {
@@ -357,6 +363,8 @@ struct ParameterServer {
       for (auto& r : sent) {
         r.wait();
       }
+      std::size_t const n = model.parameters().extent(0);
+      traffic_.bytes += (gradients ? 2 : 1) * n * sizeof(Scalar);
       Scalar* const p = model.parameters().data();
       for (int s = 0; s < servers_; ++s) {
         Header reply{};
@@ -465,6 +473,8 @@ struct ParameterServer {
       while (!all_done() && (last || applied.count == 0)) {
         bool progressed = false;
         for (Worker& w : workers_) {
+          w.reply_sent.test(); // progress on the replies in flight
+          w.shard_sent.test();
           if (w.message.done() || !w.message.test()) {
             continue;
           }
@@ -476,6 +486,7 @@ struct ParameterServer {
           if (kind == push) {
             gradient_.resize(mine.count);
             comm_.recv(std::span<Scalar>(gradient_), w.rank, gradient_tag);
+            traffic_.bytes += mine.count * sizeof(Scalar);
           }
           if (w.lost) {
             // Given up on, it came back: it is told so, and stops.
@@ -572,6 +583,7 @@ struct ParameterServer {
         w.reply.assign(p, p + mine.count);
         w.reply_sent = comm_.isend(std::span<double const>(w.reply_header), w.rank, reply_tag);
         w.shard_sent = comm_.isend(std::span<Scalar const>(w.reply), w.rank, shard_tag);
+        traffic_.bytes += mine.count * sizeof(Scalar);
       }
     }
 
@@ -704,6 +716,7 @@ struct ParameterServer {
     std::uint64_t pushes_ = 0; // a worker's pushes in the epoch
     std::uint64_t batches_ = 0;
     double scale_ = 1.0;
+    Traffic traffic_;
   };
 };
 

@@ -332,6 +332,7 @@ private:
       }
       auto const batch_data = buffers_.gather(data, mine);
       auto const output = model_.forward(runtime_.input(model_, batch_data));
+      combine_outputs(output);
       total += compute_loss(output, batch_data, 1.0 / double(rows));
       if constexpr (classification) {
         (metrics.update(model_.space(), output, batch_data.labels()), ...);
@@ -346,6 +347,14 @@ private:
     return total;
   }
 
+  // An ensemble's members' outputs for the same rows, combined in place.
+  template <class Output>
+  void combine_outputs(Output const& output) {
+    if constexpr (requires { runtime_.combine_outputs(model_, output, classification); }) {
+      runtime_.combine_outputs(model_, output, classification);
+    }
+  }
+
   template <class Data>
   std::vector<float> predict_model(Data const& data) {
     bool const was_training = model_.training();
@@ -358,6 +367,7 @@ private:
       std::iota(indices.begin(), indices.end(), first);
       auto const batch_data = buffers_.gather(data, indices);
       auto const output = model_.forward(runtime_.input(model_, batch_data));
+      combine_outputs(output);
       auto const host = detail::to_host(output);
       std::copy(host.begin(), host.end(), result.begin() + std::ptrdiff_t(first * outputs));
     }
