@@ -7,7 +7,8 @@ Test accuracy after each epoch against training seconds (validation excluded) an
 bytes each rank all-reduced (before compression), for every strategy and rank count, and a
 table of each run's time to 88 % on stdout. The bytes follow from each strategy's rules:
 DataParallel all-reduces the gradients every step; LocalSGD and ElasticAveraging the
-parameters every period and at each epoch's end, with SGD's momentum at the epoch's end.
+parameters every period and at each epoch's end, with SGD's momentum at the epoch's end; the
+parameter server (its server rank) receives every batch's gradients and sends parameters back.
 """
 import json
 import os
@@ -32,7 +33,9 @@ def bytes_per_epoch(name, epochs):
         total = 0
         for s in range(e * STEPS_PER_EPOCH, (e + 1) * STEPS_PER_EPOCH):
             last = s == (e + 1) * STEPS_PER_EPOCH - 1
-            if name.endswith("data") or s < warmup:
+            if "server" in name:
+                total += 2 * BUFFER  # gradients in, parameters out
+            elif name.endswith("data") or s < warmup:
                 total += BUFFER
             elif last:
                 total += 2 * BUFFER  # parameters and momentum, exactly
@@ -47,6 +50,7 @@ def label(name):
     rest = rest.replace("postlocal_period16_warmup938", "post-local SGD (1 epoch), H=16")
     rest = rest.replace("data", "DataParallel").replace("local_period", "LocalSGD H=")
     rest = rest.replace("elastic_period", "EASGD τ=")
+    rest = rest.replace("server_staleness", "ParameterServer 1+3, S=")
     return f"{rest}, {ranks[2:]} ranks"
 
 
@@ -57,9 +61,10 @@ def main(logs, out):
             rows = [json.loads(line) for line in open(os.path.join(logs, file))]
             runs[file[:-6]] = [r for r in rows if "val_accuracy" in r]
     fig, (by_time, by_bytes) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    colours = {}
     print("| run | time to 88 % (s) | MiB to 88 % | final accuracy | MiB in all |")
     print("|---|---|---|---|---|")
-    for i, (name, rows) in enumerate(runs.items()):
+    for name, rows in runs.items():
         seconds, mib, elapsed, sent = [], [], 0.0, 0.0
         for row, b in zip(rows, bytes_per_epoch(name, len(rows))):
             elapsed += row["seconds"]
@@ -68,7 +73,8 @@ def main(logs, out):
             mib.append(sent)
         accuracy = [r["val_accuracy"] for r in rows]
         style = "-" if name.startswith("np2") else "--"
-        colour = f"C{i % (len(runs) // 2 or 1)}"
+        strategy = name.split("_", 1)[1]  # one colour per strategy, whatever the ranks
+        colour = colours.setdefault(strategy, f"C{len(colours) % 10}")
         by_time.plot(seconds, accuracy, colour + style, marker="o", ms=3, label=label(name))
         by_bytes.plot(mib, accuracy, colour + style, marker="o", ms=3)
         reached = next((k for k, a in enumerate(accuracy) if a >= 0.88), None)
@@ -81,7 +87,7 @@ def main(logs, out):
         ax.set_ylim(0.8, 0.91)
     by_time.set_xlabel("training seconds (validation excluded)")
     by_time.set_ylabel("test accuracy after each epoch")
-    by_bytes.set_xlabel("MiB all-reduced per rank (log)")
+    by_bytes.set_xlabel("MiB communicated per rank (log)")
     by_bytes.set_xscale("log")
     by_time.legend(fontsize=7, loc="lower right")
     fig.suptitle("Fashion-MNIST MLP, global batch 64 (4 ranks oversubscribe 2 cores)")
