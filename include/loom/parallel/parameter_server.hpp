@@ -411,11 +411,6 @@ struct ParameterServer {
 
     // ---- a server ----------------------------------------------------------------------
 
-    template <class Optimizer>
-    struct ShardState {
-      Optimizer optimizer;
-    };
-
     // This server's optimizer over its shard, taken from the whole network's (its layout is
     // the parameters'): at the first step, and after a checkpoint was loaded.
     template <class Optimizer>
@@ -425,13 +420,12 @@ struct ParameterServer {
       }
       if (!shard_state_) {
         comm::Block const mine = shards_[std::size_t(rank())];
-        auto state = std::make_shared<ShardState<Optimizer>>(
-            ShardState<Optimizer>{Optimizer(mine.count, whole.options())});
-        copy_buffers(whole, state->optimizer, mine.begin, 0, mine.count);
-        state->optimizer.set_steps(whole.steps());
+        auto state = std::make_shared<Optimizer>(mine.count, whole.options());
+        copy_buffers(whole, *state, mine.begin, 0, mine.count);
+        state->set_steps(whole.steps());
         shard_state_ = state;
       }
-      return static_cast<ShardState<Optimizer>*>(shard_state_.get())->optimizer;
+      return *static_cast<Optimizer*>(shard_state_.get());
     }
     template <class From, class To>
     static void copy_buffers(From const& from, To& to, std::size_t at_from, std::size_t at_to,
@@ -543,10 +537,11 @@ struct ParameterServer {
 
     void apply(model_type& model, auto& optimizer, comm::Block mine, double lr, double scale) {
       auto const p = Kokkos::subview(model.parameters(), std::make_pair(mine.begin, mine.end()));
-      Kokkos::View<Scalar*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> const g(
-          gradient_.data(), gradient_.size());
-      auto const gd = Kokkos::create_mirror_view_and_copy(typename model_type::memory_space{}, g);
-      optimizer.step(model.space(), p, gd, lr, scale);
+      // (the model's memory is host accessible: the received gradients are used in place)
+      Kokkos::View<Scalar*, typename model_type::memory_space,
+                   Kokkos::MemoryTraits<Kokkos::Unmanaged>> const g(gradient_.data(),
+                                                                    gradient_.size());
+      optimizer.step(model.space(), p, g, lr, scale);
       model.space().fence();
     }
 
@@ -594,19 +589,16 @@ struct ParameterServer {
             std::chrono::duration<double>(now - w.heard).count() < options_.worker_timeout) {
           continue;
         }
-        {
-          w.lost = true; // its receive stays posted: a worker that comes back is told
-          degraded_ = true;
-          if (rank() == 0) {
-            std::cerr << detail::concat("loom::ParameterServer: worker rank ", w.rank,
-                                        " sent nothing for ", options_.worker_timeout,
-                                        " s after its push ", w.clock, " of this epoch",
-                                        w.batch >= 0
-                                            ? detail::concat(", holding batch ", w.batch + 1)
-                                            : std::string(),
-                                        "; the servers go on with the other workers")
-                      << std::endl;
-          }
+        w.lost = true; // its receive stays posted: a worker that comes back is told
+        degraded_ = true;
+        if (rank() == 0) {
+          std::cerr << detail::concat("loom::ParameterServer: worker rank ", w.rank,
+                                      " sent nothing for ", options_.worker_timeout,
+                                      " s after its push ", w.clock, " of this epoch",
+                                      w.batch >= 0 ? detail::concat(", holding batch ", w.batch + 1)
+                                                   : std::string(),
+                                      "; the servers go on with the other workers")
+                    << std::endl;
         }
       }
     }
